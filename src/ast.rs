@@ -1,0 +1,187 @@
+//! The syntax tree of a rules file.
+//!
+//! The tree is what the parser read, checked for shape only: a status is
+//! still the text `5.1.*`, a verdict is still a word. [`crate::check`] turns it
+//! into the validated [`crate::model::RuleSet`]. Every node owns its
+//! [`Span`], so every diagnostic points at the exact text.
+
+use crate::source::Span;
+
+/// A piece of text from the source and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Spanned<T> {
+        Spanned { value, span }
+    }
+}
+
+/// One rules file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub blocks: Vec<Block>,
+    /// Every comment of the file, in order, kept for the formatter.
+    pub comments: Vec<Comment>,
+    pub span: Span,
+}
+
+/// A `# ...` comment; `text` starts with `#`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A top-level block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    Policy(PolicyBlock),
+    Scope(ScopeBlock),
+}
+
+impl Block {
+    pub fn span(&self) -> Span {
+        match self {
+            Block::Policy(p) => p.span,
+            Block::Scope(s) => s.span,
+        }
+    }
+}
+
+/// `policy { 5.1.1 -> quarantine ... }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyBlock {
+    pub entries: Vec<PolicyEntry>,
+    /// The `policy` keyword.
+    pub keyword: Span,
+    /// The closing brace.
+    pub close: Span,
+    pub span: Span,
+}
+
+/// `5.7.* -> blocked`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyEntry {
+    pub pattern: Spanned<String>,
+    pub verdict: Spanned<String>,
+    pub span: Span,
+}
+
+/// A scope block: a header and its rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeBlock {
+    pub header: ScopeHeader,
+    pub items: Vec<ScopeItem>,
+    pub close: Span,
+    pub span: Span,
+}
+
+/// What a scope block applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeHeader {
+    pub selectors: Vec<Selector>,
+    pub span: Span,
+}
+
+/// One selector of a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub kind: SelectorKind,
+    /// The strings of the selector; empty for `global`.
+    pub values: Vec<Spanned<String>>,
+    pub span: Span,
+}
+
+/// The kinds of scope selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SelectorKind {
+    /// `global`
+    Global,
+    /// `mx is "host"`
+    MxIs,
+    /// `mx ends with ".suffix"`
+    MxEndsWith,
+    /// `rcpt domain is "domain"`
+    RcptDomainIs,
+}
+
+/// What a scope block holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeItem {
+    Initial(InitialBlock),
+    Rule(Rule),
+}
+
+impl ScopeItem {
+    pub fn span(&self) -> Span {
+        match self {
+            ScopeItem::Initial(b) => b.span,
+            ScopeItem::Rule(r) => r.span,
+        }
+    }
+}
+
+/// `initial 5.0.0 { ... }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialBlock {
+    pub patterns: Vec<Spanned<String>>,
+    pub rules: Vec<Rule>,
+    pub keyword: Span,
+    pub close: Span,
+    pub span: Span,
+}
+
+/// `/regex/flags -> status words "note" example "..."`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The regex as written between the slashes (`\/` still escaped).
+    pub regex: Spanned<String>,
+    pub flags: Spanned<String>,
+    pub status: Spanned<String>,
+    /// Verdict and category words, in the order written.
+    pub words: Vec<Spanned<String>>,
+    /// The note, unescaped.
+    pub note: Option<Spanned<String>>,
+    pub examples: Vec<Example>,
+    pub span: Span,
+}
+
+/// `example "550 must be local recipient"`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    /// The reply, unescaped.
+    pub reply: Spanned<String>,
+    pub span: Span,
+}
+
+/// Puts `\` before `"` and `\` so that the text reads back as a string.
+pub fn escape_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Reads the body of a string literal: `\"` and `\\` become `"` and `\`.
+pub fn unescape_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

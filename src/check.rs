@@ -1,0 +1,565 @@
+//! Semantic checks: syntax trees to a validated [`RuleSet`].
+//!
+//! [`check`] looks at every file and reports every problem it finds, not the
+//! first: statuses outside RFC 3463, unknown words, regexes that do not
+//! compile (pointing inside the regex), scopes declared twice, examples that
+//! do not match their rule. Warnings (`W...`) do not stop the rule set from
+//! being built; errors (`E...`) do.
+//!
+//! ```
+//! use mxrules::load::Parsed;
+//! let mut parsed = Parsed::default();
+//! parsed.add_text("mail.ru.rules", r#"
+//! mx ends with ".mail.ru" {
+//!     initial 5.0.0 {
+//!         /^550 must be local recipient/ -> 5.7.1 quarantine
+//!             example "550 must be local recipient"
+//!     }
+//! }"#);
+//! let checked = mxrules::check::check(&parsed);
+//! assert!(checked.diagnostics.is_empty());
+//! assert_eq!(checked.rules.unwrap().rules.len(), 1);
+//! ```
+
+use std::collections::HashMap;
+
+use crate::ast::{self, Block, ScopeItem, SelectorKind, Spanned};
+use crate::diag::{Code, Diagnostic};
+use crate::load::Parsed;
+use crate::model::{self, Policy, PolicyEntry, RuleSet, Scope, ScopeKey};
+use crate::normalize::Reply;
+use crate::source::{SourceMap, Span};
+use crate::status::{Category, Status, StatusError, StatusPattern, Verdict, error_range};
+
+/// The result of checking: the rule set when there is no error, and every
+/// diagnostic.
+#[derive(Debug)]
+pub struct Checked {
+    pub rules: Option<RuleSet>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks parsed files (whose parse diagnostics are included in the result).
+pub fn check(parsed: &Parsed) -> Checked {
+    let mut cx = Checker {
+        sources: &parsed.sources,
+        diags: parsed.diagnostics.clone(),
+        policy: Vec::new(),
+        policy_seen: HashMap::new(),
+        policy_blocks: Vec::new(),
+        scope_keys: HashMap::new(),
+        scopes: Vec::new(),
+        rules: Vec::new(),
+    };
+    for (id, file) in &parsed.files {
+        if file.blocks.is_empty() {
+            let span = Span::new(*id, 0, 0);
+            cx.diags.push(
+                Diagnostic::new(Code::EmptyBlock, "file holds no rules and no policy", span, "empty file")
+                    .with_help("add a scope block such as `mx ends with \".example.com\" { ... }`, or delete the file"),
+            );
+        }
+        for block in &file.blocks {
+            match block {
+                Block::Policy(p) => cx.policy_block(p),
+                Block::Scope(s) => cx.scope_block(s),
+            }
+        }
+    }
+    cx.policy_gaps();
+    let policy = Policy::new(std::mem::take(&mut cx.policy));
+    let rs = RuleSet {
+        policy,
+        scopes: cx.scopes,
+        rules: cx.rules,
+    };
+    let mut diags = cx.diags;
+    crate::diag::sort(&mut diags);
+    let has_error = diags.iter().any(Diagnostic::is_error);
+    Checked {
+        rules: if has_error { None } else { Some(rs) },
+        diagnostics: diags,
+    }
+}
+
+struct Checker<'a> {
+    sources: &'a SourceMap,
+    diags: Vec<Diagnostic>,
+    policy: Vec<PolicyEntry>,
+    policy_seen: HashMap<StatusPattern, Span>,
+    policy_blocks: Vec<Span>,
+    scope_keys: HashMap<ScopeKey, Span>,
+    scopes: Vec<Scope>,
+    rules: Vec<model::Rule>,
+}
+
+/// A span inside another: `inner` is a byte range relative to `outer.start`.
+fn sub_span(outer: Span, inner: std::ops::Range<usize>) -> Span {
+    let start = outer.start as usize + inner.start;
+    let end = (outer.start as usize + inner.end).min(outer.end as usize).max(start);
+    Span::new(outer.file, start, end)
+}
+
+impl Checker<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Reads a status pattern (`5.1.*`), reporting a bad one.
+    fn pattern(&mut self, text: &Spanned<String>, what: &str) -> Option<StatusPattern> {
+        match text.value.parse::<StatusPattern>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.status_error(text, &e, what);
+                None
+            }
+        }
+    }
+
+    fn status_error(&mut self, text: &Spanned<String>, e: &StatusError, what: &str) {
+        let (code, message) = match e {
+            StatusError::Wildcard => (
+                Code::WildcardStatus,
+                format!("rule rewrites to the pattern `{}`", text.value),
+            ),
+            StatusError::Malformed => (Code::InvalidStatus, format!("`{}` is not a valid {what}", text.value)),
+            _ => (Code::InvalidStatus, format!("invalid {what} `{}`", text.value)),
+        };
+        let label = e.to_string();
+        let span = sub_span(text.span, error_range(&text.value, e));
+        let mut d = Diagnostic::new(code, message, span, label);
+        d = match e {
+            StatusError::Wildcard => d.with_help("name the precise RFC 3463 code the reply means, like `5.1.1`"),
+            StatusError::Malformed => d.with_help(
+                "write three numbers (`5.1.1`); a pattern may end in `*` parts (`5.1.*`, `4.*.*`, `*.*.*`)",
+            ),
+            _ => d.with_note("RFC 3463: class is 2, 4 or 5; subject 0 to 7; detail 0 to 999"),
+        };
+        self.push(d);
+    }
+
+    fn verdict_word(&mut self, w: &Spanned<String>) -> Option<Verdict> {
+        let v = Verdict::from_word(&w.value);
+        if v.is_none() {
+            self.push(
+                Diagnostic::new(
+                    Code::UnknownWord,
+                    format!("unknown verdict `{}`", w.value),
+                    w.span,
+                    "not a verdict",
+                )
+                .with_help(suggest(&w.value, Verdict::ALL.iter().map(|v| v.as_str()), "verdicts")),
+            );
+        }
+        v
+    }
+
+    fn policy_block(&mut self, p: &ast::PolicyBlock) {
+        self.policy_blocks.push(p.keyword);
+        if p.entries.is_empty() {
+            self.push(
+                Diagnostic::new(Code::EmptyBlock, "policy block is empty", p.keyword.to(p.close), "no entries")
+                    .with_help("add entries such as `5.1.1 -> quarantine`, or delete the block"),
+            );
+        }
+        for e in &p.entries {
+            let pattern = self.pattern(&e.pattern, "status pattern");
+            let verdict = self.verdict_word(&e.verdict);
+            let Some(pattern) = pattern else { continue };
+            if let Some(first) = self.policy_seen.get(&pattern) {
+                let first = *first;
+                self.push(
+                    Diagnostic::new(
+                        Code::DuplicatePolicy,
+                        format!("status `{pattern}` has two policy entries"),
+                        e.pattern.span,
+                        "declared again here",
+                    )
+                    .with_secondary(first, "first declared here")
+                    .with_help("keep one entry per status pattern"),
+                );
+                continue;
+            }
+            self.policy_seen.insert(pattern, e.pattern.span);
+            if let Some(verdict) = verdict {
+                self.policy.push(PolicyEntry {
+                    pattern,
+                    verdict,
+                    origin: Some(self.sources.location(e.span)),
+                });
+            }
+        }
+    }
+
+    /// A policy that exists but leaves class 4 or 5 without a catch-all.
+    fn policy_gaps(&mut self) {
+        let Some(&first) = self.policy_blocks.first() else { return };
+        for class in [5u8, 4] {
+            let covered = self
+                .policy
+                .iter()
+                .any(|e| e.pattern.class().is_none_or(|c| c == class) && e.pattern.specificity() <= 1);
+            if !covered {
+                let fallback = if class == 4 { "soft" } else { "hard" };
+                self.push(
+                    Diagnostic::new(
+                        Code::PolicyGap,
+                        format!("policy has no entry for `{class}.*.*`"),
+                        first,
+                        format!("statuses of class {class} not listed here fall back to `{fallback}`"),
+                    )
+                    .with_help(format!("add `{class}.*.* -> {fallback}` (or the verdict you want) to the policy")),
+                );
+            }
+        }
+    }
+
+    fn scope_block(&mut self, s: &ast::ScopeBlock) {
+        let scope_index = self.scopes.len();
+        let mut keys = Vec::new();
+        for sel in &s.header.selectors {
+            if sel.kind == SelectorKind::Global {
+                keys.push((ScopeKey::Global, sel.span));
+                continue;
+            }
+            for v in &sel.values {
+                if let Some(key) = self.scope_key(sel.kind, v) {
+                    keys.push((key, v.span));
+                }
+            }
+        }
+        let mut scope_keys = Vec::new();
+        for (key, span) in keys {
+            if let Some(first) = self.scope_keys.get(&key) {
+                let first = *first;
+                self.push(
+                    Diagnostic::new(
+                        Code::DuplicateScope,
+                        format!("scope `{key}` is declared twice"),
+                        span,
+                        "declared again here",
+                    )
+                    .with_secondary(first, "first declared here")
+                    .with_help("move these rules into the first block, in the order they should be tried"),
+                );
+                continue;
+            }
+            self.scope_keys.insert(key.clone(), span);
+            scope_keys.push(key);
+        }
+        if s.items.is_empty() {
+            self.push(
+                Diagnostic::new(Code::EmptyBlock, "scope block holds no rules", s.header.span, "this scope is empty")
+                    .with_help("add rules or delete the block"),
+            );
+        }
+        self.scopes.push(Scope {
+            keys: scope_keys,
+            rules: Vec::new(),
+            origin: self.sources.location(s.header.span),
+        });
+        for item in &s.items {
+            match item {
+                ScopeItem::Rule(r) => self.rule(r, scope_index, &[], None),
+                ScopeItem::Initial(b) => {
+                    let mut patterns = Vec::new();
+                    for p in &b.patterns {
+                        if let Some(p) = self.pattern(p, "initial status") {
+                            patterns.push(p);
+                        }
+                    }
+                    if b.rules.is_empty() {
+                        self.push(
+                            Diagnostic::new(
+                                Code::EmptyBlock,
+                                "initial block holds no rules",
+                                b.keyword.to(b.patterns.last().map_or(b.keyword, |p| p.span)),
+                                "this block is empty",
+                            )
+                            .with_help("add rules or delete the block"),
+                        );
+                    }
+                    let valid = patterns.len() == b.patterns.len();
+                    for r in &b.rules {
+                        self.rule(r, scope_index, &patterns, valid.then_some(b));
+                    }
+                }
+            }
+        }
+    }
+
+    fn scope_key(&mut self, kind: SelectorKind, v: &Spanned<String>) -> Option<ScopeKey> {
+        let raw = v.value.trim().to_ascii_lowercase();
+        let name = raw.strip_suffix('.').unwrap_or(&raw);
+        let (name, what) = match kind {
+            SelectorKind::MxEndsWith => (name.strip_prefix('.').unwrap_or(name), "host suffix"),
+            SelectorKind::MxIs => (name, "host name"),
+            _ => (name, "domain"),
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|l| {
+                !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !valid {
+            self.push(
+                Diagnostic::new(
+                    Code::BadScopeValue,
+                    format!("`{}` is not a valid {what}", v.value),
+                    v.span,
+                    "expected dot-separated labels of letters, digits and `-`",
+                )
+                .with_help(match kind {
+                    SelectorKind::MxEndsWith => "write a suffix such as `.mail.ru`",
+                    SelectorKind::MxIs => "write a host such as `mxs.mail.ru`",
+                    _ => "write a domain such as `mail.ru`",
+                }),
+            );
+            return None;
+        }
+        let name = name.to_string();
+        Some(match kind {
+            SelectorKind::MxIs => ScopeKey::MxExact(name),
+            SelectorKind::MxEndsWith => ScopeKey::MxSuffix(name),
+            _ => ScopeKey::RcptDomain(name),
+        })
+    }
+
+    fn rule(&mut self, r: &ast::Rule, scope: usize, initial: &[StatusPattern], block: Option<&ast::InitialBlock>) {
+        let mut ok = true;
+        // Flags.
+        let mut case_insensitive = false;
+        for (i, c) in r.flags.value.char_indices() {
+            match c {
+                'i' => case_insensitive = true,
+                _ => {
+                    ok = false;
+                    self.push(
+                        Diagnostic::new(
+                            Code::UnknownFlag,
+                            format!("unknown regex flag `{c}`"),
+                            sub_span(r.flags.span, i..i + c.len_utf8()),
+                            "not a flag",
+                        )
+                        .with_help("the only flag is `i` (ASCII case-insensitive); use `(?x)` and the like inside the regex"),
+                    );
+                }
+            }
+        }
+        // Regex.
+        if r.regex.value.is_empty() {
+            self.push(
+                Diagnostic::new(Code::EmptyRegex, "empty regex matches every reply", r.regex.span.to(r.flags.span), "empty regex")
+                    .with_help("write the reply text this rule is about"),
+            );
+        }
+        let mut matcher = None;
+        let parsed = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .case_insensitive(case_insensitive)
+            .build()
+            .parse(&r.regex.value);
+        match parsed {
+            Err(e) => {
+                ok = false;
+                let (range, what) = regex_error(&e);
+                self.push(
+                    Diagnostic::new(
+                        Code::RegexSyntax,
+                        format!("invalid regex: {what}"),
+                        sub_span(r.regex.span, range),
+                        what,
+                    )
+                    .with_note("regexes use the syntax of the Rust `regex` crate, byte-oriented (no Unicode classes)"),
+                );
+            }
+            Ok(_) if r.examples.is_empty() => {}
+            Ok(_) => {
+                let built = regex_automata::meta::Regex::builder()
+                    .syntax(model::syntax_config(case_insensitive))
+                    .build(&r.regex.value);
+                match built {
+                    Ok(re) => matcher = Some(re),
+                    Err(e) => {
+                        ok = false;
+                        self.push(Diagnostic::new(
+                            Code::RegexSyntax,
+                            format!("invalid regex: {e}"),
+                            r.regex.span,
+                            "this regex cannot be built",
+                        ));
+                    }
+                }
+            }
+        }
+        // Status.
+        let status = match r.status.value.parse::<Status>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                ok = false;
+                self.status_error(&r.status, &e, "status");
+                None
+            }
+        };
+        // Verdict, category.
+        let mut verdict: Option<(Verdict, Span)> = None;
+        let mut category: Option<(Category, Span)> = None;
+        for w in &r.words {
+            if let Some(v) = Verdict::from_word(&w.value) {
+                if let Some((_, first)) = verdict {
+                    ok = false;
+                    self.push(
+                        Diagnostic::new(Code::RepeatedAttribute, "rule names two verdicts", w.span, "second verdict")
+                            .with_secondary(first, "first verdict")
+                            .with_help("a rule gives one verdict; keep one"),
+                    );
+                } else {
+                    verdict = Some((v, w.span));
+                }
+            } else if let Some(c) = Category::from_word(&w.value) {
+                if let Some((_, first)) = category {
+                    ok = false;
+                    self.push(
+                        Diagnostic::new(Code::RepeatedAttribute, "rule names two categories", w.span, "second category")
+                            .with_secondary(first, "first category")
+                            .with_help("a rule has one category; keep one"),
+                    );
+                } else {
+                    category = Some((c, w.span));
+                }
+            } else {
+                ok = false;
+                let all = Verdict::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .chain(Category::ALL.iter().map(|c| c.as_str()));
+                self.push(
+                    Diagnostic::new(
+                        Code::UnknownWord,
+                        format!("unknown verdict or category `{}`", w.value),
+                        w.span,
+                        "not a verdict or a category",
+                    )
+                    .with_help(suggest(&w.value, all, "verdicts and categories")),
+                );
+            }
+        }
+        // Status class against the initial block.
+        if let (Some(status), Some(block)) = (status, block) {
+            let classes: Vec<u8> = initial.iter().filter_map(StatusPattern::class).collect();
+            if classes.len() == initial.len() && !classes.is_empty() && !classes.contains(&status.class) {
+                self.push(
+                    Diagnostic::new(
+                        Code::StatusClassMismatch,
+                        format!(
+                            "rule rewrites to class {} inside an `initial` block of class {}",
+                            status.class,
+                            join_classes(&classes)
+                        ),
+                        r.status.span,
+                        format!("class {}", status.class),
+                    )
+                    .with_secondary(block.keyword.to(block.patterns.last().map_or(block.keyword, |p| p.span)), "the bounce arrived with this status")
+                    .with_help("a permanent failure rewritten as temporary (or back) is usually a typo; check the status"),
+                );
+            }
+        }
+        // Examples.
+        for ex in &r.examples {
+            if let Some(re) = &matcher {
+                let reply = Reply::new(&ex.reply.value, None);
+                if !re.is_match(reply.text.as_bytes()) {
+                    ok = false;
+                    self.push(
+                        Diagnostic::new(
+                            Code::ExampleMismatch,
+                            "example does not match its rule's regex",
+                            ex.reply.span,
+                            "this reply does not match",
+                        )
+                        .with_secondary(r.regex.span, "the rule's regex")
+                        .with_note(format!("the normalized reply is `{}`", reply.text)),
+                    );
+                } else if !initial.is_empty() && !reply.initial.is_some_and(|s| initial.iter().any(|p| p.matches(s))) {
+                    ok = false;
+                    let got = reply.initial.map_or_else(|| String::from("none"), |s| format!("`{s}`"));
+                    let want = initial.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+                    let mut d = Diagnostic::new(
+                        Code::ExampleInitial,
+                        format!("example's initial status is {got}, outside the rule's `initial` condition"),
+                        ex.reply.span,
+                        format!("initial status {got}"),
+                    )
+                    .with_note(format!("the rule applies to bounces that arrived with {want}"));
+                    if let Some(b) = block {
+                        d = d.with_secondary(b.keyword.to(b.patterns.last().map_or(b.keyword, |p| p.span)), "the condition");
+                    }
+                    self.push(d);
+                }
+            }
+        }
+        if let (true, Some(status)) = (ok, status) {
+            let id = self.rules.len();
+            self.rules.push(model::Rule {
+                id,
+                scope,
+                regex: r.regex.value.clone(),
+                case_insensitive,
+                initial: initial.to_vec(),
+                status,
+                verdict: verdict.map(|v| v.0),
+                category: category.map(|c| c.0),
+                note: r.note.as_ref().map(|n| n.value.clone()),
+                examples: r.examples.iter().map(|e| e.reply.value.clone()).collect(),
+                origin: self.sources.location(r.span),
+                span: r.span,
+            });
+            if let Some(s) = self.scopes.get_mut(scope) {
+                s.rules.push(id);
+            }
+        }
+    }
+}
+
+fn join_classes(classes: &[u8]) -> String {
+    let mut c: Vec<String> = classes.iter().map(u8::to_string).collect();
+    c.dedup();
+    c.join(" or ")
+}
+
+/// The byte range and the words of a regex-syntax error.
+fn regex_error(e: &regex_syntax::Error) -> (std::ops::Range<usize>, String) {
+    match e {
+        regex_syntax::Error::Parse(e) => (e.span().start.offset..e.span().end.offset, e.kind().to_string()),
+        regex_syntax::Error::Translate(e) => (e.span().start.offset..e.span().end.offset, e.kind().to_string()),
+        other => (0..0, other.to_string()),
+    }
+}
+
+/// "did you mean `x`?" when a known word is close, else the list of words.
+fn suggest<'a>(word: &str, known: impl Iterator<Item = &'a str>, what: &str) -> String {
+    let known: Vec<&str> = known.collect();
+    let best = known
+        .iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .min()
+        .filter(|(d, k)| *d <= 2 || k.starts_with(word) && word.len() >= 3);
+    match best {
+        Some((_, k)) => format!("did you mean `{k}`?"),
+        None => format!("the {what} are: {}", known.join(", ")),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,110 @@
+//! Subcommands, one file each.
+
+mod check;
+mod fmt;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// How a run ended, as the exit code CI acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Clean.
+    Success = 0,
+    /// The rules (or the data) have problems: errors, or denied warnings.
+    Failure = 1,
+    /// The command could not run: bad usage, unreadable path.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// mxrules: per-ISP quarantine rules for bounces, checked, compiled and verified.
+#[derive(Debug, Parser)]
+#[command(name = "mxrules", version, about, long_about = None)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether to colour output going to standard error.
+    pub fn for_stderr(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse, validate and analyse rules files; print diagnostics.
+    Check(check::Args),
+    /// Rewrite rules files in the canonical layout.
+    Fmt(fmt::Args),
+}
+
+/// The default rules directory.
+pub fn default_rules() -> Vec<PathBuf> {
+    vec![PathBuf::from("rules.d")]
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Usage } else { Exit::Success };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let exit = match cli.command {
+        Command::Check(a) => check::run(a, cli.color),
+        Command::Fmt(a) => fmt::run(a, cli.color),
+    };
+    exit.into()
+}
+
+/// Writes to standard output; a closed pipe (`mxrules ... | head`) is not an
+/// error.
+pub fn print_stdout(s: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// Writes to standard error, ignoring failures (there is nowhere else to say them).
+pub fn print_stderr(s: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(s.as_bytes());
+    let _ = err.flush();
+}
+
+/// Reports a failure to run: `error: ...` on standard error.
+pub fn fail(msg: impl std::fmt::Display) -> Exit {
+    print_stderr(&format!("error: {msg}\n"));
+    Exit::Usage
+}

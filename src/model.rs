@@ -1,0 +1,162 @@
+//! The validated rule set: what [`crate::check`] makes of the syntax trees.
+//!
+//! Everything here is checked: statuses are in range, verdicts and categories
+//! are known words, regexes compile, scope keys are unique. Compilation and
+//! classification start from a [`RuleSet`].
+
+use std::fmt;
+
+use crate::source::{Location, Span};
+use crate::status::{Category, Status, StatusPattern, Verdict};
+
+/// How regexes are read, the same way everywhere (checker, compiler and the
+/// reference interpreter): byte-oriented, without Unicode classes, so `.`
+/// is any byte but `\n` and the `i` flag folds ASCII letters only.
+pub fn syntax_config(case_insensitive: bool) -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(case_insensitive)
+}
+
+/// What a scope applies to.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum ScopeKey {
+    /// `mx is "mxs.mail.ru"`: this host only.
+    MxExact(String),
+    /// `mx ends with ".mail.ru"`: `mail.ru` and any host under it, stored
+    /// without the leading dot.
+    MxSuffix(String),
+    /// `rcpt domain is "mail.ru"`: bounces for recipients at this domain.
+    RcptDomain(String),
+    /// `global`: every bounce.
+    Global,
+}
+
+impl fmt::Display for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeKey::MxExact(h) => write!(f, "mx is \"{h}\""),
+            ScopeKey::MxSuffix(s) => write!(f, "mx ends with \".{s}\""),
+            ScopeKey::RcptDomain(d) => write!(f, "rcpt domain is \"{d}\""),
+            ScopeKey::Global => f.write_str("global"),
+        }
+    }
+}
+
+/// Index of a rule in [`RuleSet::rules`].
+pub type RuleId = usize;
+
+/// A scope block: its keys and its rules in source order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    pub keys: Vec<ScopeKey>,
+    pub rules: Vec<RuleId>,
+    pub origin: Location,
+}
+
+impl Scope {
+    /// The header as written, canonically: `mx ends with ".mail.ru" or mx is "x"`.
+    pub fn name(&self) -> String {
+        self.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+    }
+}
+
+/// One validated rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub id: RuleId,
+    /// Index of the rule's scope in [`RuleSet::scopes`].
+    pub scope: usize,
+    /// The regex as written between the slashes.
+    pub regex: String,
+    pub case_insensitive: bool,
+    /// The `initial` condition; empty means any initial status.
+    pub initial: Vec<StatusPattern>,
+    pub status: Status,
+    pub verdict: Option<Verdict>,
+    pub category: Option<Category>,
+    pub note: Option<String>,
+    pub examples: Vec<String>,
+    pub origin: Location,
+    pub span: Span,
+}
+
+impl Rule {
+    /// True when the rule's `initial` condition holds for `initial`. A reply
+    /// with no initial status satisfies only rules without a condition.
+    pub fn accepts_initial(&self, initial: Option<Status>) -> bool {
+        if self.initial.is_empty() {
+            return true;
+        }
+        match initial {
+            Some(s) => self.initial.iter().any(|p| p.matches(s)),
+            None => false,
+        }
+    }
+
+    /// The rule's location as `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.origin.file, self.origin.line)
+    }
+}
+
+/// One policy line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyEntry {
+    pub pattern: StatusPattern,
+    pub verdict: Verdict,
+    pub origin: Option<Location>,
+}
+
+/// The default verdict of each status. The most specific matching pattern
+/// wins (`5.1.1` over `5.1.*` over `5.*.*` over `*.*.*`); patterns are unique,
+/// so the answer never depends on the order of the files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Sorted most specific first.
+    pub entries: Vec<PolicyEntry>,
+}
+
+impl Policy {
+    /// Builds a policy; entries are sorted most specific first.
+    pub fn new(mut entries: Vec<PolicyEntry>) -> Policy {
+        entries.sort_by(|a, b| {
+            b.pattern
+                .specificity()
+                .cmp(&a.pattern.specificity())
+                .then(a.pattern.cmp(&b.pattern))
+        });
+        Policy { entries }
+    }
+
+    /// The entry deciding `status`, if any.
+    pub fn entry(&self, status: Status) -> Option<&PolicyEntry> {
+        self.entries.iter().find(|e| e.pattern.matches(status))
+    }
+
+    /// The verdict of `status`: its policy entry, or, when no entry covers
+    /// it, `soft` for class 4 and `hard` for every other class.
+    pub fn verdict(&self, status: Status) -> Verdict {
+        match self.entry(status) {
+            Some(e) => e.verdict,
+            None if status.class == 4 => Verdict::Soft,
+            None => Verdict::Hard,
+        }
+    }
+}
+
+/// Every scope, rule and policy entry of a set of rules files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleSet {
+    pub policy: Policy,
+    pub scopes: Vec<Scope>,
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The verdict a rule gives: its own, or the policy's for its status.
+    pub fn rule_verdict(&self, rule: &Rule) -> Verdict {
+        rule.verdict.unwrap_or_else(|| self.policy.verdict(rule.status))
+    }
+}
