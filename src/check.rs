@@ -96,7 +96,9 @@ struct Checker<'a> {
 /// A span inside another: `inner` is a byte range relative to `outer.start`.
 fn sub_span(outer: Span, inner: std::ops::Range<usize>) -> Span {
     let start = outer.start as usize + inner.start;
-    let end = (outer.start as usize + inner.end).min(outer.end as usize).max(start);
+    let end = (outer.start as usize + inner.end)
+        .min(outer.end as usize)
+        .max(start);
     Span::new(outer.file, start, end)
 }
 
@@ -122,8 +124,14 @@ impl Checker<'_> {
                 Code::WildcardStatus,
                 format!("rule rewrites to the pattern `{}`", text.value),
             ),
-            StatusError::Malformed => (Code::InvalidStatus, format!("`{}` is not a valid {what}", text.value)),
-            _ => (Code::InvalidStatus, format!("invalid {what} `{}`", text.value)),
+            StatusError::Malformed => (
+                Code::InvalidStatus,
+                format!("`{}` is not a valid {what}", text.value),
+            ),
+            _ => (
+                Code::InvalidStatus,
+                format!("invalid {what} `{}`", text.value),
+            ),
         };
         let label = e.to_string();
         let span = sub_span(text.span, error_range(&text.value, e));
@@ -148,7 +156,11 @@ impl Checker<'_> {
                     w.span,
                     "not a verdict",
                 )
-                .with_help(suggest(&w.value, Verdict::ALL.iter().map(|v| v.as_str()), "verdicts")),
+                .with_help(suggest(
+                    &w.value,
+                    Verdict::ALL.iter().map(|v| v.as_str()),
+                    "verdicts",
+                )),
             );
         }
         v
@@ -158,8 +170,13 @@ impl Checker<'_> {
         self.policy_blocks.push(p.keyword);
         if p.entries.is_empty() {
             self.push(
-                Diagnostic::new(Code::EmptyBlock, "policy block is empty", p.keyword.to(p.close), "no entries")
-                    .with_help("add entries such as `5.1.1 -> quarantine`, or delete the block"),
+                Diagnostic::new(
+                    Code::EmptyBlock,
+                    "policy block is empty",
+                    p.keyword.to(p.close),
+                    "no entries",
+                )
+                .with_help("add entries such as `5.1.1 -> quarantine`, or delete the block"),
             );
         }
         for e in &p.entries {
@@ -193,12 +210,13 @@ impl Checker<'_> {
 
     /// A policy that exists but leaves class 4 or 5 without a catch-all.
     fn policy_gaps(&mut self) {
-        let Some(&first) = self.policy_blocks.first() else { return };
+        let Some(&first) = self.policy_blocks.first() else {
+            return;
+        };
         for class in [5u8, 4] {
-            let covered = self
-                .policy
-                .iter()
-                .any(|e| e.pattern.class().is_none_or(|c| c == class) && e.pattern.specificity() <= 1);
+            let covered = self.policy.iter().any(|e| {
+                e.pattern.class().is_none_or(|c| c == class) && e.pattern.specificity() <= 1
+            });
             if !covered {
                 let fallback = if class == 4 { "soft" } else { "hard" };
                 self.push(
@@ -206,9 +224,13 @@ impl Checker<'_> {
                         Code::PolicyGap,
                         format!("policy has no entry for `{class}.*.*`"),
                         first,
-                        format!("statuses of class {class} not listed here fall back to `{fallback}`"),
+                        format!(
+                            "statuses of class {class} not listed here fall back to `{fallback}`"
+                        ),
                     )
-                    .with_help(format!("add `{class}.*.* -> {fallback}` (or the verdict you want) to the policy")),
+                    .with_help(format!(
+                        "add `{class}.*.* -> {fallback}` (or the verdict you want) to the policy"
+                    )),
                 );
             }
         }
@@ -240,7 +262,9 @@ impl Checker<'_> {
                         "declared again here",
                     )
                     .with_secondary(first, "first declared here")
-                    .with_help("move these rules into the first block, in the order they should be tried"),
+                    .with_help(
+                        "move these rules into the first block, in the order they should be tried",
+                    ),
                 );
                 continue;
             }
@@ -249,8 +273,13 @@ impl Checker<'_> {
         }
         if s.items.is_empty() {
             self.push(
-                Diagnostic::new(Code::EmptyBlock, "scope block holds no rules", s.header.span, "this scope is empty")
-                    .with_help("add rules or delete the block"),
+                Diagnostic::new(
+                    Code::EmptyBlock,
+                    "scope block holds no rules",
+                    s.header.span,
+                    "this scope is empty",
+                )
+                .with_help("add rules or delete the block"),
             );
         }
         self.scopes.push(Scope {
@@ -273,7 +302,8 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::EmptyBlock,
                                 "initial block holds no rules",
-                                b.keyword.to(b.patterns.last().map_or(b.keyword, |p| p.span)),
+                                b.keyword
+                                    .to(b.patterns.last().map_or(b.keyword, |p| p.span)),
                                 "this block is empty",
                             )
                             .with_help("add rules or delete the block"),
@@ -299,7 +329,10 @@ impl Checker<'_> {
         let valid = !name.is_empty()
             && name.len() <= 253
             && name.split('.').all(|l| {
-                !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             });
         if !valid {
             self.push(
@@ -325,7 +358,13 @@ impl Checker<'_> {
         })
     }
 
-    fn rule(&mut self, r: &ast::Rule, scope: usize, initial: &[StatusPattern], block: Option<&ast::InitialBlock>) {
+    fn rule(
+        &mut self,
+        r: &ast::Rule,
+        scope: usize,
+        initial: &[StatusPattern],
+        block: Option<&ast::InitialBlock>,
+    ) {
         let mut ok = true;
         // Flags.
         let mut case_insensitive = false;
@@ -349,8 +388,13 @@ impl Checker<'_> {
         // Regex.
         if r.regex.value.is_empty() {
             self.push(
-                Diagnostic::new(Code::EmptyRegex, "empty regex matches every reply", r.regex.span.to(r.flags.span), "empty regex")
-                    .with_help("write the reply text this rule is about"),
+                Diagnostic::new(
+                    Code::EmptyRegex,
+                    "empty regex matches every reply",
+                    r.regex.span.to(r.flags.span),
+                    "empty regex",
+                )
+                .with_help("write the reply text this rule is about"),
             );
         }
         let mut matcher = None;
@@ -410,9 +454,14 @@ impl Checker<'_> {
                 if let Some((_, first)) = verdict {
                     ok = false;
                     self.push(
-                        Diagnostic::new(Code::RepeatedAttribute, "rule names two verdicts", w.span, "second verdict")
-                            .with_secondary(first, "first verdict")
-                            .with_help("a rule gives one verdict; keep one"),
+                        Diagnostic::new(
+                            Code::RepeatedAttribute,
+                            "rule names two verdicts",
+                            w.span,
+                            "second verdict",
+                        )
+                        .with_secondary(first, "first verdict")
+                        .with_help("a rule gives one verdict; keep one"),
                     );
                 } else {
                     verdict = Some((v, w.span));
@@ -421,9 +470,14 @@ impl Checker<'_> {
                 if let Some((_, first)) = category {
                     ok = false;
                     self.push(
-                        Diagnostic::new(Code::RepeatedAttribute, "rule names two categories", w.span, "second category")
-                            .with_secondary(first, "first category")
-                            .with_help("a rule has one category; keep one"),
+                        Diagnostic::new(
+                            Code::RepeatedAttribute,
+                            "rule names two categories",
+                            w.span,
+                            "second category",
+                        )
+                        .with_secondary(first, "first category")
+                        .with_help("a rule has one category; keep one"),
                     );
                 } else {
                     category = Some((c, w.span));
@@ -441,14 +495,21 @@ impl Checker<'_> {
                         w.span,
                         "not a verdict or a category",
                     )
-                    .with_help(suggest(&w.value, all, "verdicts and categories")),
+                    .with_help(suggest(
+                        &w.value,
+                        all,
+                        "verdicts and categories",
+                    )),
                 );
             }
         }
         // Status class against the initial block.
         if let (Some(status), Some(block)) = (status, block) {
             let classes: Vec<u8> = initial.iter().filter_map(StatusPattern::class).collect();
-            if classes.len() == initial.len() && !classes.is_empty() && !classes.contains(&status.class) {
+            if classes.len() == initial.len()
+                && !classes.is_empty()
+                && !classes.contains(&status.class)
+            {
                 self.push(
                     Diagnostic::new(
                         Code::StatusClassMismatch,
@@ -481,10 +542,20 @@ impl Checker<'_> {
                         .with_secondary(r.regex.span, "the rule's regex")
                         .with_note(format!("the normalized reply is `{}`", reply.text)),
                     );
-                } else if !initial.is_empty() && !reply.initial.is_some_and(|s| initial.iter().any(|p| p.matches(s))) {
+                } else if !initial.is_empty()
+                    && !reply
+                        .initial
+                        .is_some_and(|s| initial.iter().any(|p| p.matches(s)))
+                {
                     ok = false;
-                    let got = reply.initial.map_or_else(|| String::from("none"), |s| format!("`{s}`"));
-                    let want = initial.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+                    let got = reply
+                        .initial
+                        .map_or_else(|| String::from("none"), |s| format!("`{s}`"));
+                    let want = initial
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     let mut d = Diagnostic::new(
                         Code::ExampleInitial,
                         format!("example's initial status is {got}, outside the rule's `initial` condition"),
@@ -493,7 +564,11 @@ impl Checker<'_> {
                     )
                     .with_note(format!("the rule applies to bounces that arrived with {want}"));
                     if let Some(b) = block {
-                        d = d.with_secondary(b.keyword.to(b.patterns.last().map_or(b.keyword, |p| p.span)), "the condition");
+                        d = d.with_secondary(
+                            b.keyword
+                                .to(b.patterns.last().map_or(b.keyword, |p| p.span)),
+                            "the condition",
+                        );
                     }
                     self.push(d);
                 }
@@ -531,8 +606,14 @@ fn join_classes(classes: &[u8]) -> String {
 /// The byte range and the words of a regex-syntax error.
 fn regex_error(e: &regex_syntax::Error) -> (std::ops::Range<usize>, String) {
     match e {
-        regex_syntax::Error::Parse(e) => (e.span().start.offset..e.span().end.offset, e.kind().to_string()),
-        regex_syntax::Error::Translate(e) => (e.span().start.offset..e.span().end.offset, e.kind().to_string()),
+        regex_syntax::Error::Parse(e) => (
+            e.span().start.offset..e.span().end.offset,
+            e.kind().to_string(),
+        ),
+        regex_syntax::Error::Translate(e) => (
+            e.span().start.offset..e.span().end.offset,
+            e.kind().to_string(),
+        ),
         other => (0..0, other.to_string()),
     }
 }
@@ -557,7 +638,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

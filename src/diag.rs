@@ -130,7 +130,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic of `code` with its default severity.
-    pub fn new(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn new(
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: code.severity(),
@@ -171,12 +176,18 @@ impl Diagnostic {
 /// Sorts diagnostics by file, position and code, so output is stable.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (a.primary.span.file, a.primary.span.start, a.code, &a.message).cmp(&(
-            b.primary.span.file,
-            b.primary.span.start,
-            b.code,
-            &b.message,
-        ))
+        (
+            a.primary.span.file,
+            a.primary.span.start,
+            a.code,
+            &a.message,
+        )
+            .cmp(&(
+                b.primary.span.file,
+                b.primary.span.start,
+                b.code,
+                &b.message,
+            ))
     });
 }
 
@@ -189,9 +200,25 @@ struct Window<'a> {
 }
 
 fn window<'a>(text: &'a str, spans: &[Span]) -> Window<'a> {
-    let start = spans.iter().map(|s| s.start as usize).min().unwrap_or(0).min(text.len());
-    let end = spans.iter().map(|s| s.end as usize).max().unwrap_or(0).min(text.len()).max(start);
-    let line_start = floor_char(text, text[..floor_char(text, start)].rfind('\n').map_or(0, |i| i + 1));
+    let start = spans
+        .iter()
+        .map(|s| s.start as usize)
+        .min()
+        .unwrap_or(0)
+        .min(text.len());
+    let end = spans
+        .iter()
+        .map(|s| s.end as usize)
+        .max()
+        .unwrap_or(0)
+        .min(text.len())
+        .max(start);
+    let line_start = floor_char(
+        text,
+        text[..floor_char(text, start)]
+            .rfind('\n')
+            .map_or(0, |i| i + 1),
+    );
     let end = floor_char(text, end);
     let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
     let first_line = text[..line_start].bytes().filter(|&b| b == b'\n').count() + 1;
@@ -247,7 +274,10 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
                 .collect();
             windows.push((*f, src.name.as_str(), window(&src.text, &spans)));
         }
-        let title = level.clone().primary_title(d.message.as_str()).id(d.code.as_str());
+        let title = level
+            .clone()
+            .primary_title(d.message.as_str())
+            .id(d.code.as_str());
         let mut elements: Vec<annotate_snippets::Element<'_>> = Vec::new();
         for (f, name, w) in &windows {
             let mut snippet = Snippet::source(w.text).line_start(w.first_line).path(*name);
@@ -259,7 +289,11 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
                 );
             }
             for l in d.secondary.iter().filter(|l| l.span.file == *f) {
-                snippet = snippet.annotation(AnnotationKind::Context.span(local(l.span, w)).label(l.text.as_str()));
+                snippet = snippet.annotation(
+                    AnnotationKind::Context
+                        .span(local(l.span, w))
+                        .label(l.text.as_str()),
+                );
             }
             elements.push(snippet.into());
         }
@@ -350,8 +384,18 @@ pub fn render_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
 
 /// A one-line summary: `3 errors, 1 warning`.
 pub fn summary(diags: &[Diagnostic]) -> String {
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
 }

@@ -374,6 +374,7 @@ fn has_blank_line(src: &[u8], from: usize, to: usize) -> bool {
 /// Writes the lines, with each gap's comments before its line and blank
 /// lines where the layout keeps them.
 fn render(lines: &[Line], gaps: &[Vec<&Comment>], src: &[u8]) -> String {
+    let widths = trailing_widths(lines, gaps, src);
     let mut out = String::new();
     for (at, gap) in gaps.iter().enumerate() {
         let prev = at.checked_sub(1).and_then(|i| lines.get(i));
@@ -429,6 +430,10 @@ fn render(lines: &[Line], gaps: &[Vec<&Comment>], src: &[u8]) -> String {
                         push_indent(&mut out, l.indent);
                         out.push_str(&l.text);
                         if let Some(t) = &l.trailing {
+                            let width = widths.get(at).copied().unwrap_or(0);
+                            for _ in l.text.chars().count()..width {
+                                out.push(' ');
+                            }
                             out.push_str("  ");
                             out.push_str(t);
                         }
@@ -439,6 +444,43 @@ fn render(lines: &[Line], gaps: &[Vec<&Comment>], src: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The width each line's text is padded to before its trailing comment, so
+/// that the trailing comments of consecutive entries, rules and examples of
+/// one block line up. A run ends at a line without a trailing comment, at a
+/// brace, a change of indentation,
+/// an own-line comment or a blank line.
+fn trailing_widths(lines: &[Line], gaps: &[Vec<&Comment>], src: &[u8]) -> Vec<usize> {
+    let mut widths = vec![0; lines.len()];
+    let mut i = 0;
+    while i < lines.len() {
+        let aligned =
+            |l: &Line| l.trailing.is_some() && matches!(l.kind, Kind::Item | Kind::Example);
+        if !aligned(&lines[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < lines.len()
+            && aligned(&lines[j])
+            && lines[j].indent == lines[i].indent
+            && gaps.get(j).is_none_or(|g| g.is_empty())
+            && !has_blank_line(src, lines[j - 1].end, lines[j].start)
+        {
+            j += 1;
+        }
+        let width = lines[i..j]
+            .iter()
+            .map(|l| l.text.chars().count())
+            .max()
+            .unwrap_or(0);
+        for w in &mut widths[i..j] {
+            *w = width;
+        }
+        i = j;
+    }
+    widths
 }
 
 fn push_indent(out: &mut String, level: usize) {

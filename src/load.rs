@@ -26,7 +26,12 @@ impl LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot read `{}`: {}", display_name(&self.path), self.source)
+        write!(
+            f,
+            "cannot read `{}`: {}",
+            display_name(&self.path),
+            self.source
+        )
     }
 }
 

@@ -58,7 +58,11 @@ pub struct Scope {
 impl Scope {
     /// The header as written, canonically: `mx ends with ".mail.ru" or mx is "x"`.
     pub fn name(&self) -> String {
-        self.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+        self.keys
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
     }
 }
 
@@ -157,6 +161,7 @@ pub struct RuleSet {
 impl RuleSet {
     /// The verdict a rule gives: its own, or the policy's for its status.
     pub fn rule_verdict(&self, rule: &Rule) -> Verdict {
-        rule.verdict.unwrap_or_else(|| self.policy.verdict(rule.status))
+        rule.verdict
+            .unwrap_or_else(|| self.policy.verdict(rule.status))
     }
 }

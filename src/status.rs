@@ -49,7 +49,8 @@ impl Serialize for Status {
 impl<'de> Deserialize<'de> for Status {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|e: StatusError| serde::de::Error::custom(e.to_string()))
+        s.parse()
+            .map_err(|e: StatusError| serde::de::Error::custom(e.to_string()))
     }
 }
 
@@ -71,11 +72,15 @@ pub enum StatusError {
 impl fmt::Display for StatusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StatusError::Malformed => f.write_str("a status is three numbers separated by dots, like `5.1.1`"),
+            StatusError::Malformed => {
+                f.write_str("a status is three numbers separated by dots, like `5.1.1`")
+            }
             StatusError::Class(c) => write!(f, "class `{c}` is not one of 2, 4 or 5"),
             StatusError::Subject(s) => write!(f, "subject `{s}` is not between 0 and 7"),
             StatusError::Detail(d) => write!(f, "detail `{d}` is not between 0 and 999"),
-            StatusError::Wildcard => f.write_str("a rule must rewrite to an exact status, not a pattern"),
+            StatusError::Wildcard => {
+                f.write_str("a rule must rewrite to an exact status, not a pattern")
+            }
         }
     }
 }
@@ -94,7 +99,9 @@ fn parse_part(s: &str) -> Result<Option<u64>, StatusError> {
     if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(StatusError::Malformed);
     }
-    s.parse::<u64>().map(Some).map_err(|_| StatusError::Malformed)
+    s.parse::<u64>()
+        .map(Some)
+        .map_err(|_| StatusError::Malformed)
 }
 
 fn check_class(c: u64) -> Result<u8, StatusError> {
@@ -105,11 +112,19 @@ fn check_class(c: u64) -> Result<u8, StatusError> {
 }
 
 fn check_subject(s: u64) -> Result<u16, StatusError> {
-    if s <= 7 { Ok(s as u16) } else { Err(StatusError::Subject(s)) }
+    if s <= 7 {
+        Ok(s as u16)
+    } else {
+        Err(StatusError::Subject(s))
+    }
 }
 
 fn check_detail(d: u64) -> Result<u16, StatusError> {
-    if d <= 999 { Ok(d as u16) } else { Err(StatusError::Detail(d)) }
+    if d <= 999 {
+        Ok(d as u16)
+    } else {
+        Err(StatusError::Detail(d))
+    }
 }
 
 /// Which part of `text` (`class`, `subject` or `detail`) an error is about,
@@ -178,7 +193,9 @@ impl StatusPattern {
 
     /// How many parts are fixed: more specific patterns win in a policy.
     pub fn specificity(&self) -> u8 {
-        u8::from(self.class != 0) + u8::from(self.subject != Part::Any) + u8::from(self.detail != Part::Any)
+        u8::from(self.class != 0)
+            + u8::from(self.subject != Part::Any)
+            + u8::from(self.detail != Part::Any)
     }
 
     /// The class every matching status has, if the pattern fixes it.
@@ -266,7 +283,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [Verdict::Quarantine, Verdict::Blocked, Verdict::Hard, Verdict::Soft];
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Quarantine,
+        Verdict::Blocked,
+        Verdict::Hard,
+        Verdict::Soft,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -357,7 +379,10 @@ mod tests {
         assert!(p.matches(Status::new(5, 1, 10)));
         assert!(!p.matches(Status::new(5, 2, 1)));
         assert_eq!(p.specificity(), 2);
-        assert_eq!("5.*.1".parse::<StatusPattern>(), Err(StatusError::Malformed));
+        assert_eq!(
+            "5.*.1".parse::<StatusPattern>(),
+            Err(StatusError::Malformed)
+        );
         assert_eq!("*.*.*".parse::<StatusPattern>(), Ok(StatusPattern::ANY));
         assert_eq!(error_range("5.12.1", &StatusError::Subject(12)), 2..4);
     }

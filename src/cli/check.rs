@@ -36,7 +36,12 @@ pub fn run(args: Args, color: Color) -> Exit {
     for a in &args.allow {
         match Code::from_str_or_name(a) {
             Some(c) if c.severity() != Severity::Error => allowed.push(c),
-            Some(c) => return fail(format!("`{a}` is an error ({}), it cannot be allowed", c.as_str())),
+            Some(c) => {
+                return fail(format!(
+                    "`{a}` is an error ({}), it cannot be allowed",
+                    c.as_str()
+                ));
+            }
             None => return fail(format!("`{a}` is not a warning code or name")),
         }
     }
@@ -63,14 +68,20 @@ pub fn run(args: Args, color: Color) -> Exit {
             }
         }
         Format::Human => {
-            print_stderr(&diag::render_human(&diags, &parsed.sources, color.for_stderr()));
+            print_stderr(&diag::render_human(
+                &diags,
+                &parsed.sources,
+                color.for_stderr(),
+            ));
             let rules = checked.rules.as_ref().map_or(0, |r| r.rules.len());
             let files = if file_count == 1 { "file" } else { "files" };
             let summary = diag::summary(&diags);
             if failed {
                 print_stderr(&format!("checked {file_count} {files}: {summary}\n"));
             } else {
-                print_stderr(&format!("checked {file_count} {files}, {rules} rules: {summary}\n"));
+                print_stderr(&format!(
+                    "checked {file_count} {files}, {rules} rules: {summary}\n"
+                ));
             }
         }
     }

@@ -51,7 +51,9 @@ pub fn run(args: Args, color: Color) -> Exit {
             Ok(b) => match String::from_utf8(b) {
                 Ok(t) => t,
                 Err(_) => {
-                    print_stderr(&format!("error: `{name}` is not valid UTF-8; run `mxrules check` for where\n"));
+                    print_stderr(&format!(
+                        "error: `{name}` is not valid UTF-8; run `mxrules check` for where\n"
+                    ));
                     exit = Exit::Failure;
                     continue;
                 }
@@ -74,7 +76,10 @@ pub fn run(args: Args, color: Color) -> Exit {
         }
     }
     if args.check && unformatted > 0 {
-        print_stderr(&format!("{unformatted} of {} files would be reformatted; run `mxrules fmt`\n", files.len()));
+        print_stderr(&format!(
+            "{unformatted} of {} files would be reformatted; run `mxrules fmt`\n",
+            files.len()
+        ));
     }
     exit
 }
@@ -95,8 +100,14 @@ fn format_one(name: &str, text: &str, color: Color) -> Option<String> {
 /// Writes `text` to `path` through a temporary file and a rename, so that
 /// an interrupted run never leaves half a file.
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.mxrules-tmp"));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)

@@ -19,7 +19,10 @@ impl Ctx<'_> {
     /// The span of a pair, without the white space pest may leave at its end.
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        let trimmed = self.text.get(s.start()..s.end()).map_or(0, |t| t.len() - t.trim_end().len());
+        let trimmed = self
+            .text
+            .get(s.start()..s.end())
+            .map_or(0, |t| t.len() - t.trim_end().len());
         Span::new(self.file, s.start(), s.end() - trimmed)
     }
 

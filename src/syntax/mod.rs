@@ -29,7 +29,11 @@ pub fn parse(file: FileId, text: &str) -> Result<ast::File, Box<Diagnostic>> {
         return Err(Box::new(
             Diagnostic::new(
                 Code::TooComplex,
-                format!("file is {} bytes, more than the {} bytes a rules file may have", text.len(), MAX_FILE_BYTES),
+                format!(
+                    "file is {} bytes, more than the {} bytes a rules file may have",
+                    text.len(),
+                    MAX_FILE_BYTES
+                ),
                 Span::new(file, 0, 0),
                 "file starts here",
             )

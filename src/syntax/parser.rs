@@ -87,13 +87,16 @@ fn found_at(text: &str, pos: usize) -> String {
     let rest = text.get(pos..).unwrap_or("");
     let token: String = match rest.chars().next() {
         None => return String::from("the end of the file"),
-        Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '*' => rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*'))
-            .take(40)
-            .collect(),
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '*' => {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*'))
+                .take(40)
+                .collect()
+        }
         Some('\n') | Some('\r') => return String::from("the end of the line"),
-        Some(c) if c.is_control() || c == '\u{fffd}' => return format!("the character U+{:04X}", c as u32),
+        Some(c) if c.is_control() || c == '\u{fffd}' => {
+            return format!("the character U+{:04X}", c as u32);
+        }
         Some(c) => c.to_string(),
     };
     format!("`{token}`")
@@ -128,7 +131,8 @@ pub(super) fn error_to_diagnostic(file: FileId, text: &str, e: &Error<Rule>) -> 
                 .map(describe)
                 .collect();
             // Inside a regex or a string the only way forward is to close it.
-            let unterminated_regex = positives.contains(&Rule::regex_end) || positives.contains(&Rule::regex_body);
+            let unterminated_regex =
+                positives.contains(&Rule::regex_end) || positives.contains(&Rule::regex_body);
             let unterminated_string = positives.contains(&Rule::string_body) && !unterminated_regex;
             if expected.is_empty() {
                 expected.push("something else");
@@ -160,7 +164,12 @@ pub(super) fn error_to_diagnostic(file: FileId, text: &str, e: &Error<Rule>) -> 
             } else {
                 (Code::Syntax, message.clone())
             };
-            Diagnostic::new(code, msg, token_span(file, text, pos), "parsing stopped here")
+            Diagnostic::new(
+                code,
+                msg,
+                token_span(file, text, pos),
+                "parsing stopped here",
+            )
         }
     }
 }
