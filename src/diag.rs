@@ -93,6 +93,7 @@ codes! {
     TooComplex = "E012", "too_complex", Error, "a rules file is too deeply nested or too large to parse";
     ExampleInitial = "E013", "example_initial_mismatch", Error, "an example's initial status is outside its rule's `initial` condition";
     BadScopeValue = "E014", "invalid_scope_value", Error, "a host or domain in a scope header is not a valid name";
+    RuleTooBig = "E015", "rule_too_big", Error, "a rule's regex does not fit in a DFA under the size cap";
     StatusClassMismatch = "W001", "status_class_mismatch", Warning, "a rule's status class contradicts its `initial` block";
     EmptyBlock = "W002", "empty_block", Warning, "a block holds nothing";
     PolicyGap = "W003", "policy_gap", Warning, "the policy gives no verdict for a whole class of statuses";

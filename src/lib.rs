@@ -27,11 +27,16 @@
 
 pub mod ast;
 pub mod check;
+pub mod classify;
+pub mod compile;
+pub mod corpus;
 pub mod diag;
 pub mod fmt;
+pub mod input;
 pub mod load;
 pub mod model;
 pub mod normalize;
 pub mod source;
 pub mod status;
 pub mod syntax;
+pub mod tables;

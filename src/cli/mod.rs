@@ -1,7 +1,10 @@
 //! Subcommands, one file each.
 
 mod check;
+mod classify;
+mod explain;
 mod fmt;
+mod rules;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,6 +68,10 @@ enum Command {
     Check(check::Args),
     /// Rewrite rules files in the canonical layout.
     Fmt(fmt::Args),
+    /// Classify bounces: a verdict for every record.
+    Classify(classify::Args),
+    /// Show how one reply is classified: scopes tried, rules that match.
+    Explain(explain::Args),
 }
 
 /// The default rules directory.
@@ -88,6 +95,8 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Check(a) => check::run(a, cli.color),
         Command::Fmt(a) => fmt::run(a, cli.color),
+        Command::Classify(a) => classify::run(a, cli.color),
+        Command::Explain(a) => explain::run(a, cli.color),
     };
     exit.into()
 }

@@ -1,0 +1,112 @@
+//! `mxrules explain`: how one reply is classified, step by step.
+
+use clap::ValueEnum;
+use mxrules::classify::Bounce;
+use mxrules::status::Status;
+
+use super::rules::RulesArgs;
+use super::{Color, Exit, fail, print_stdout};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    rules: RulesArgs,
+    /// The receiving MX host.
+    #[arg(long)]
+    mx: Option<String>,
+    /// The recipient address.
+    #[arg(long)]
+    rcpt: Option<String>,
+    /// A status reported next to the reply (DSN `Status:`).
+    #[arg(long)]
+    status: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// The SMTP reply.
+    reply: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| String::from("none"), ToString::to_string)
+}
+
+pub fn run(args: Args, color: Color) -> Exit {
+    let status = match args.status.as_deref().map(str::parse::<Status>) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return fail(format!("invalid `--status`: {e}")),
+    };
+    let (classifier, _) = match args.rules.classifier(color) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let bounce = Bounce {
+        mx: args.mx,
+        rcpt: args.rcpt,
+        reply: args.reply,
+        status,
+    };
+    let e = classifier.explain(&bounce);
+    let out = match args.format {
+        Format::Json => match serde_json::to_string_pretty(&e) {
+            Ok(s) => s + "\n",
+            Err(err) => return fail(err),
+        },
+        Format::Human => {
+            let mut o = String::new();
+            o.push_str(&format!("reply:          {}\n", e.normalized_reply));
+            o.push_str(&format!("reply code:     {}\n", opt(&e.reply_code)));
+            o.push_str(&format!("enhanced code:  {}\n", opt(&e.enhanced_status)));
+            o.push_str(&format!("initial status: {}\n", opt(&e.initial_status)));
+            o.push_str(&format!("mx host:        {}\n", opt(&e.mx)));
+            o.push_str(&format!("rcpt domain:    {}\n", opt(&e.rcpt_domain)));
+            o.push_str("\nscopes tried, in order:\n");
+            if e.scopes.is_empty() {
+                o.push_str("  (no scope applies)\n");
+            }
+            let mut fired = false;
+            for (i, s) in e.scopes.iter().enumerate() {
+                o.push_str(&format!("  {}. {} ({})\n", i + 1, s.scope, s.reason));
+                if s.matching_rules.is_empty() {
+                    o.push_str("       no rule matches\n");
+                }
+                for r in &s.matching_rules {
+                    let tag = if fired { "next " } else { "fires" };
+                    fired = true;
+                    o.push_str(&format!(
+                        "       {tag}  {}  {} -> {} {}\n",
+                        r.rule, r.regex, r.status, r.verdict
+                    ));
+                }
+            }
+            let r = &e.result;
+            o.push('\n');
+            match &r.rule {
+                Some(rule) => o.push_str(&format!(
+                    "result: {} {} by {}\n",
+                    opt(&r.status),
+                    r.verdict,
+                    rule
+                )),
+                None => o.push_str(&format!(
+                    "result: {} {} (unmatched: the policy decides from the initial status)\n",
+                    opt(&r.status),
+                    r.verdict
+                )),
+            }
+            o
+        }
+    };
+    match print_stdout(&out) {
+        Ok(()) => Exit::Success,
+        Err(err) => fail(err),
+    }
+}
