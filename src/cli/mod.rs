@@ -2,6 +2,7 @@
 
 mod check;
 mod classify;
+mod compile;
 mod explain;
 mod fmt;
 mod rules;
@@ -68,6 +69,8 @@ enum Command {
     Check(check::Args),
     /// Rewrite rules files in the canonical layout.
     Fmt(fmt::Args),
+    /// Compile rules into per-scope DFA tables.
+    Compile(compile::Args),
     /// Classify bounces: a verdict for every record.
     Classify(classify::Args),
     /// Show how one reply is classified: scopes tried, rules that match.
@@ -95,6 +98,7 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Check(a) => check::run(a, cli.color),
         Command::Fmt(a) => fmt::run(a, cli.color),
+        Command::Compile(a) => compile::run(a, cli.color),
         Command::Classify(a) => classify::run(a, cli.color),
         Command::Explain(a) => explain::run(a, cli.color),
     };

@@ -1,0 +1,61 @@
+//! `mxrules compile`: rules to DFA tables.
+
+use clap::ValueEnum;
+
+use super::rules::RulesArgs;
+use super::{Color, Exit, fail, print_stdout};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    rules: RulesArgs,
+    /// Print how the scopes were compiled: shards, sizes, time.
+    #[arg(long)]
+    stats: bool,
+    /// Format of the statistics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(args: Args, color: Color) -> Exit {
+    let (_, stats) = match args.rules.classifier(color) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if !args.stats {
+        return Exit::Success;
+    }
+    let out = match args.format {
+        Format::Json => match serde_json::to_string_pretty(&stats) {
+            Ok(s) => s + "\n",
+            Err(e) => return fail(e),
+        },
+        Format::Human => {
+            let mut o = format!(
+                "{} rules in {} scopes -> {} DFAs, {} bytes (largest {} bytes, cap {} bytes), {:.1} ms\n",
+                stats.rules,
+                stats.scopes,
+                stats.shards,
+                stats.dfa_bytes,
+                stats.largest_shard_bytes,
+                stats.dfa_size_limit,
+                stats.elapsed.as_secs_f64() * 1000.0
+            );
+            for (scope, shards) in &stats.shard_rules {
+                let list: Vec<String> = shards.iter().map(ToString::to_string).collect();
+                o.push_str(&format!("  {scope}: {} DFA(s) of {} rules\n", shards.len(), list.join(" + ")));
+            }
+            o
+        }
+    };
+    match print_stdout(&out) {
+        Ok(()) => Exit::Success,
+        Err(e) => fail(e),
+    }
+}
