@@ -587,14 +587,29 @@ impl Checker<'_> {
                 category: category.map(|c| c.0),
                 note: r.note.as_ref().map(|n| n.value.clone()),
                 examples: r.examples.iter().map(|e| e.reply.value.clone()).collect(),
+                example_spans: r.examples.iter().map(|e| e.reply.span).collect(),
                 origin: self.sources.location(r.span),
                 span: r.span,
+                head: rule_head(r),
             });
             if let Some(s) = self.scopes.get_mut(scope) {
                 s.rules.push(id);
             }
         }
     }
+}
+
+/// The span of a rule from its opening slash to its last word or note.
+fn rule_head(r: &ast::Rule) -> Span {
+    let mut head = r.regex.span.to(r.flags.span).to(r.status.span);
+    head.start = head.start.saturating_sub(1);
+    for w in &r.words {
+        head = head.to(w.span);
+    }
+    if let Some(n) = &r.note {
+        head = head.to(n.span);
+    }
+    head
 }
 
 fn join_classes(classes: &[u8]) -> String {

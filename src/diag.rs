@@ -98,6 +98,13 @@ codes! {
     EmptyBlock = "W002", "empty_block", Warning, "a block holds nothing";
     PolicyGap = "W003", "policy_gap", Warning, "the policy gives no verdict for a whole class of statuses";
     EmptyRegex = "W004", "empty_regex", Warning, "a rule's regex matches every reply";
+    ShadowedRule = "W005", "shadowed_rule", Warning, "a rule can never fire: earlier rules of its scope cover it";
+    ConflictingOverlap = "W006", "conflicting_overlap", Warning, "two rules of a scope match a common reply with different outcomes";
+    DuplicateRule = "W007", "duplicate_rule", Warning, "a rule repeats an earlier rule of its scope";
+    DeadRegex = "W008", "dead_regex", Warning, "a rule's regex matches nothing";
+    ExampleTaken = "W009", "example_taken", Warning, "an example is classified by another rule than its own";
+    CrossScopeOverride = "I001", "cross_scope_override", Info, "a specific rule overrides a global rule with another verdict";
+    Undecided = "I002", "undecided", Info, "an analysis question was too big to decide";
 }
 
 impl fmt::Display for Code {

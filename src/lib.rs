@@ -25,6 +25,7 @@
 //! assert_eq!(rule.location(), "example.rules:5");
 //! ```
 
+pub mod analysis;
 pub mod ast;
 pub mod check;
 pub mod classify;

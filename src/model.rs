@@ -82,8 +82,13 @@ pub struct Rule {
     pub category: Option<Category>,
     pub note: Option<String>,
     pub examples: Vec<String>,
+    /// Where each example is written, in the order of `examples`.
+    pub example_spans: Vec<Span>,
     pub origin: Location,
+    /// The whole rule, examples included.
     pub span: Span,
+    /// The rule without its examples: regex to note.
+    pub head: Span,
 }
 
 impl Rule {

@@ -18,6 +18,15 @@ pub struct Args {
     /// Treat warnings as errors (exit 1 when there is any).
     #[arg(long, short = 'D')]
     deny_warnings: bool,
+    /// Also list rules that override a global rule with another verdict (I001).
+    #[arg(long)]
+    explain_overrides: bool,
+    /// Skip the analysis of shadowed, conflicting, duplicate and dead rules.
+    #[arg(long)]
+    no_analysis: bool,
+    /// Print how long the analysis took and how many pairs it compared.
+    #[arg(long)]
+    stats: bool,
     /// Do not report this warning (code like `W002` or name like `empty_block`); repeatable.
     #[arg(long, short = 'A', value_name = "WARNING")]
     allow: Vec<String>,
@@ -52,6 +61,17 @@ pub fn run(args: Args, color: Color) -> Exit {
     let file_count = parsed.sources.files().count();
     let checked = mxrules::check::check(&parsed);
     let mut diags = checked.diagnostics;
+    let mut analysis_stats = None;
+    if let (Some(rules), false) = (&checked.rules, args.no_analysis) {
+        let opts = mxrules::analysis::Options {
+            explain_overrides: args.explain_overrides,
+            ..Default::default()
+        };
+        let report = mxrules::analysis::analyse(rules, &opts);
+        diags.extend(report.diagnostics);
+        analysis_stats = Some(report.stats);
+        diag::sort(&mut diags);
+    }
     diags.retain(|d| !allowed.contains(&d.code));
     if args.deny_warnings {
         for d in &mut diags {
@@ -76,6 +96,16 @@ pub fn run(args: Args, color: Color) -> Exit {
             let rules = checked.rules.as_ref().map_or(0, |r| r.rules.len());
             let files = if file_count == 1 { "file" } else { "files" };
             let summary = diag::summary(&diags);
+            if let (Some(s), true) = (&analysis_stats, args.stats) {
+                print_stderr(&format!(
+                    "analysis: {} rules, {} rule pairs compared ({} told apart by their prefixes), {} undecided, {:.1} ms\n",
+                    s.rules,
+                    s.pairs,
+                    s.pairs_skipped_by_prefix,
+                    s.undecided,
+                    s.elapsed.as_secs_f64() * 1000.0
+                ));
+            }
             if failed {
                 print_stderr(&format!("checked {file_count} {files}: {summary}\n"));
             } else {

@@ -1,0 +1,652 @@
+//! Static analysis of a rule set, decided on the automata.
+//!
+//! Rules are regular languages over reply bytes ("the replies a rule matches
+//! somewhere"), so questions about them are questions about DFAs:
+//!
+//! - **shadowed rule** (W005): every reply the rule matches, under every
+//!   initial status it accepts, is matched by earlier rules of its scope that
+//!   accept that status. Decided by language inclusion: a breadth-first walk
+//!   of the product of the rule's DFA and the DFA of the union of the earlier
+//!   rules, looking for a reply the first matches and the second never does.
+//!   When none exists the rule can never fire; the covering rules are named.
+//! - **conflicting overlap** (W006): two rules of one scope, accepting a
+//!   common initial status, match a common reply with different outcomes
+//!   (status or verdict). The walk of the product of their DFAs finds the
+//!   shortest such reply; the earlier rule wins it.
+//! - **duplicate rule** (W007): the same regex, flags and condition as an
+//!   earlier rule of the scope.
+//! - **dead regex** (W008): the regex matches no reply at all.
+//! - **example taken** (W009): an example that classifies differently from
+//!   what its rule says, because an earlier rule (or a more specific scope)
+//!   takes it.
+//! - **cross-scope override** (I001, shown with `--explain-overrides`): a
+//!   rule of a specific scope and a global rule match a common reply with
+//!   different verdicts; the specific rule wins.
+//!
+//! Initial conditions are decided exactly: the statuses are split into the
+//! finitely many classes that the patterns of a scope can tell apart, and each
+//! class is checked. A product too large to walk within the state budget is
+//! reported as undecided (I002) instead of guessed.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+
+use crate::classify::{Bounce, Classifier};
+use crate::compile::pattern;
+use crate::diag::{Code, Diagnostic};
+use crate::model::{Rule, RuleId, RuleSet, ScopeKey, syntax_config};
+use crate::status::{Part, Status, StatusPattern};
+
+/// Analysis settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The most product states one question may visit before it is
+    /// reported as undecided.
+    pub state_budget: usize,
+    /// The most bytes one DFA built for analysis may take.
+    pub dfa_size_limit: usize,
+    /// Also report cross-scope overrides (I001).
+    pub explain_overrides: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            state_budget: 200_000,
+            dfa_size_limit: 4 * 1024 * 1024,
+            explain_overrides: false,
+        }
+    }
+}
+
+/// What analysis found, as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    Shadowed { rule: RuleId, covering: Vec<RuleId> },
+    Conflict { winner: RuleId, loser: RuleId, witness: Vec<u8>, initial: Option<Status> },
+    Duplicate { rule: RuleId, first: RuleId },
+    Dead { rule: RuleId },
+    ExampleTaken { rule: RuleId, example: usize, taken_by: Option<RuleId> },
+    Override { specific: RuleId, global: RuleId, witness: Vec<u8>, initial: Option<Status> },
+    Undecided { rule: RuleId, other: Option<RuleId>, question: &'static str },
+}
+
+/// Figures about one analysis run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Stats {
+    pub rules: usize,
+    pub pairs: usize,
+    pub pairs_skipped_by_prefix: usize,
+    pub undecided: usize,
+    #[serde(serialize_with = "ser_ms")]
+    pub elapsed: Duration,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// The findings of one run and their diagnostics.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub stats: Stats,
+}
+
+type Dfa = dense::DFA<Vec<u32>>;
+
+fn build(patterns: &[String], limit: usize) -> Option<Dfa> {
+    dense::Builder::new()
+        .configure(
+            dense::DFA::config()
+                .match_kind(MatchKind::All)
+                .dfa_size_limit(Some(limit))
+                .determinize_size_limit(Some(limit.saturating_mul(2))),
+        )
+        .syntax(syntax_config(false))
+        .thompson(thompson::Config::new().nfa_size_limit(Some(limit)))
+        .build_many(patterns)
+        .ok()
+}
+
+fn start_of(dfa: &Dfa) -> Option<StateID> {
+    dfa.start_state(&start::Config::new().anchored(Anchored::No)).ok()
+}
+
+/// The bytes worth trying from a pair of DFAs: one byte per pair of byte
+/// classes, the most readable one (letters, digits, space, punctuation).
+fn alphabet(a: &Dfa, b: Option<&Dfa>) -> Vec<u8> {
+    let mut order: Vec<u8> = Vec::with_capacity(256);
+    order.extend(b'a'..=b'z');
+    order.extend(b'A'..=b'Z');
+    order.extend(b'0'..=b'9');
+    order.push(b' ');
+    order.extend((0x21u8..0x7f).filter(|c| !c.is_ascii_alphanumeric()));
+    order.extend((0u8..=255).filter(|c| !(0x20..0x7f).contains(c)));
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for byte in order {
+        let key = (a.byte_classes().get(byte), b.map_or(0, |b| b.byte_classes().get(byte)));
+        if seen.insert(key) {
+            out.push(byte);
+        }
+    }
+    out
+}
+
+/// What a product walk is looking for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    /// A reply both match.
+    Both,
+    /// A reply the first matches and the second does not.
+    FirstOnly,
+}
+
+enum Walk {
+    Found(Vec<u8>),
+    None,
+    TooBig,
+}
+
+/// Breadth-first walk of the product of two DFAs (with "has matched" flags,
+/// since a rule matches if its regex matches anywhere). The shortest reply
+/// reaching the goal is returned.
+fn walk(a: &Dfa, b: &Dfa, goal: Goal, budget: usize) -> Walk {
+    let (Some(sa), Some(sb)) = (start_of(a), start_of(b)) else { return Walk::TooBig };
+    let bytes = alphabet(a, Some(b));
+    type Node = (StateID, StateID, bool, bool);
+    let mut parent: HashMap<Node, Option<(Node, u8)>> = HashMap::new();
+    let mut queue = VecDeque::new();
+    let start: Node = (sa, sb, false, false);
+    parent.insert(start, None);
+    queue.push_back(start);
+    let path = |parent: &HashMap<Node, Option<(Node, u8)>>, mut n: Node| {
+        let mut out = Vec::new();
+        while let Some(Some((p, byte))) = parent.get(&n) {
+            out.push(*byte);
+            n = *p;
+        }
+        out.reverse();
+        out
+    };
+    while let Some(node) = queue.pop_front() {
+        let (x, y, ma, mb) = node;
+        // End of input here?
+        let ea = ma || a.is_match_state(a.next_eoi_state(x));
+        let eb = mb || b.is_match_state(b.next_eoi_state(y));
+        let at_end = match goal {
+            Goal::Both => ea && eb,
+            Goal::FirstOnly => ea && !eb,
+        };
+        if at_end {
+            return Walk::Found(path(&parent, node));
+        }
+        for &byte in &bytes {
+            let nx = a.next_state(x, byte);
+            let ny = b.next_state(y, byte);
+            let na = ma || a.is_match_state(nx);
+            let nb = mb || b.is_match_state(ny);
+            if goal == Goal::FirstOnly && nb {
+                continue; // the second matched: no reply through here counts
+            }
+            let dead_a = !na && a.is_dead_state(nx);
+            let dead_b = !nb && b.is_dead_state(ny);
+            if dead_a || (goal == Goal::Both && dead_b) {
+                continue;
+            }
+            let next: Node = (nx, ny, na, nb);
+            if parent.contains_key(&next) {
+                continue;
+            }
+            parent.insert(next, Some((node, byte)));
+            if parent.len() > budget {
+                return Walk::TooBig;
+            }
+            queue.push_back(next);
+        }
+    }
+    Walk::None
+}
+
+/// True when the DFA matches some input.
+fn matches_something(a: &Dfa) -> bool {
+    let Some(s) = start_of(a) else { return true };
+    let bytes = alphabet(a, None);
+    let mut seen = HashSet::from([s]);
+    let mut queue = VecDeque::from([s]);
+    while let Some(x) = queue.pop_front() {
+        if a.is_match_state(x) || a.is_match_state(a.next_eoi_state(x)) {
+            return true;
+        }
+        for &byte in &bytes {
+            let n = a.next_state(x, byte);
+            if !a.is_dead_state(n) && seen.insert(n) {
+                queue.push_back(n);
+            }
+        }
+    }
+    false
+}
+
+/// The literal text a regex must start with, when it is anchored with `^`
+/// and begins with plain characters; lowercased when case-insensitive.
+fn anchored_prefix(rule: &Rule) -> Option<String> {
+    let body = rule.regex.strip_prefix('^')?;
+    let mut out = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => out.push(e),
+                _ => break,
+            },
+            '.' | '[' | '(' | ')' | '|' | '?' | '*' | '+' | '{' | '}' | '^' | '$' => break,
+            c => {
+                if matches!(chars.peek(), Some('?' | '*' | '{')) {
+                    break; // the last character is optional or repeated
+                }
+                out.push(c);
+            }
+        }
+    }
+    if rule.regex.contains('|') {
+        return None; // a top-level alternation could start differently
+    }
+    if out.is_empty() {
+        return None;
+    }
+    Some(if rule.case_insensitive { out.to_ascii_lowercase() } else { out })
+}
+
+/// True when two anchored prefixes prove the rules never match one reply.
+fn prefixes_disjoint(a: &Rule, b: &Rule) -> bool {
+    match (anchored_prefix(a), anchored_prefix(b)) {
+        (Some(pa), Some(pb)) => {
+            let (pa, pb) = if a.case_insensitive || b.case_insensitive {
+                (pa.to_ascii_lowercase(), pb.to_ascii_lowercase())
+            } else {
+                (pa, pb)
+            };
+            !(pa.starts_with(&pb) || pb.starts_with(&pa))
+        }
+        _ => false,
+    }
+}
+
+/// Statuses that stand for every class of statuses the patterns can tell
+/// apart (plus "no status" when `with_none`).
+fn representatives(patterns: &[&StatusPattern], with_none: bool) -> Vec<Option<Status>> {
+    let mut subjects: Vec<u16> = patterns
+        .iter()
+        .filter_map(|p| match p.subject {
+            Part::Is(n) => Some(n),
+            Part::Any => None,
+        })
+        .collect();
+    let fresh_subject = (0..=7u16).find(|s| !subjects.contains(s));
+    subjects.extend(fresh_subject);
+    subjects.sort_unstable();
+    subjects.dedup();
+    let mut details: Vec<u16> = patterns
+        .iter()
+        .filter_map(|p| match p.detail {
+            Part::Is(n) => Some(n),
+            Part::Any => None,
+        })
+        .collect();
+    let fresh_detail = (0..=999u16).find(|d| !details.contains(d));
+    details.extend(fresh_detail);
+    details.sort_unstable();
+    details.dedup();
+    let mut out = Vec::new();
+    if with_none {
+        out.push(None);
+    }
+    for class in [2u8, 4, 5] {
+        for &s in &subjects {
+            for &d in &details {
+                out.push(Some(Status::new(class, s, d)));
+            }
+        }
+    }
+    out
+}
+
+/// Analyses a checked rule set.
+pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
+    let started = Instant::now();
+    let mut report = Report::default();
+    report.stats.rules = rules.rules.len();
+    let limit = opts.dfa_size_limit;
+    let dfas: Vec<Option<Dfa>> = rules.rules.iter().map(|r| build(&[pattern(r)], limit)).collect();
+    let classifier = Classifier::new(rules.clone()).ok();
+
+    for scope in &rules.scopes {
+        let ids: &[RuleId] = &scope.rules;
+        let all_patterns: Vec<&StatusPattern> =
+            ids.iter().filter_map(|&r| rules.rules.get(r)).flat_map(|r| r.initial.iter()).collect();
+        let reps = representatives(&all_patterns, true);
+        let mut dead = HashSet::new();
+        let mut duplicate = HashSet::new();
+        // Dead and duplicate rules.
+        for (k, &rk) in ids.iter().enumerate() {
+            let Some(rule) = rules.rules.get(rk) else { continue };
+            if let Some(Some(d)) = dfas.get(rk)
+                && !matches_something(d)
+            {
+                dead.insert(rk);
+                report.findings.push(Finding::Dead { rule: rk });
+                continue;
+            }
+            let same = ids[..k].iter().copied().find(|&ri| {
+                rules.rules.get(ri).is_some_and(|o| {
+                    o.regex == rule.regex && o.case_insensitive == rule.case_insensitive && o.initial == rule.initial
+                })
+            });
+            if let Some(first) = same {
+                duplicate.insert(rk);
+                report.findings.push(Finding::Duplicate { rule: rk, first });
+            }
+        }
+        // Pairs: overlaps and conflicts.
+        let mut overlaps: HashMap<RuleId, Vec<RuleId>> = HashMap::new();
+        let mut conflicts = Vec::new();
+        for (k, &rk) in ids.iter().enumerate() {
+            if dead.contains(&rk) || duplicate.contains(&rk) {
+                continue;
+            }
+            let (Some(rule_k), Some(Some(dk))) = (rules.rules.get(rk), dfas.get(rk)) else { continue };
+            for &ri in &ids[..k] {
+                if dead.contains(&ri) {
+                    continue;
+                }
+                let (Some(rule_i), Some(Some(di))) = (rules.rules.get(ri), dfas.get(ri)) else { continue };
+                let Some(initial) = reps.iter().copied().find(|s| rule_i.accepts_initial(*s) && rule_k.accepts_initial(*s))
+                else {
+                    continue;
+                };
+                report.stats.pairs += 1;
+                if prefixes_disjoint(rule_i, rule_k) {
+                    report.stats.pairs_skipped_by_prefix += 1;
+                    continue;
+                }
+                match walk(di, dk, Goal::Both, opts.state_budget) {
+                    Walk::Found(w) => {
+                        overlaps.entry(rk).or_default().push(ri);
+                        let differ = rule_i.status != rule_k.status || rules.rule_verdict(rule_i) != rules.rule_verdict(rule_k);
+                        if differ {
+                            conflicts.push(Finding::Conflict { winner: ri, loser: rk, witness: w, initial });
+                        }
+                    }
+                    Walk::None => {}
+                    Walk::TooBig => {
+                        report.stats.undecided += 1;
+                        report.findings.push(Finding::Undecided { rule: rk, other: Some(ri), question: "overlap" });
+                        // Unknown overlap: count it as covering, so shadowing stays sound.
+                        overlaps.entry(rk).or_default().push(ri);
+                    }
+                }
+            }
+        }
+        // Shadowing: included in the union of the overlapping earlier rules.
+        let mut shadowed = HashSet::new();
+        for &rk in ids {
+            let Some(cover) = overlaps.get(&rk) else { continue };
+            let (Some(rule_k), Some(Some(dk))) = (rules.rules.get(rk), dfas.get(rk)) else { continue };
+            let mut all = true;
+            let mut undecided = false;
+            for s in reps.iter().copied().filter(|s| rule_k.accepts_initial(*s)) {
+                let earlier: Vec<String> = cover
+                    .iter()
+                    .filter_map(|&ri| rules.rules.get(ri))
+                    .filter(|r| r.accepts_initial(s))
+                    .map(pattern)
+                    .collect();
+                if earlier.is_empty() {
+                    all = false;
+                    break;
+                }
+                let Some(union) = build(&earlier, limit) else {
+                    undecided = true;
+                    all = false;
+                    break;
+                };
+                match walk(dk, &union, Goal::FirstOnly, opts.state_budget) {
+                    Walk::None => {}
+                    Walk::Found(_) => {
+                        all = false;
+                        break;
+                    }
+                    Walk::TooBig => {
+                        undecided = true;
+                        all = false;
+                        break;
+                    }
+                }
+            }
+            if undecided {
+                report.stats.undecided += 1;
+                report.findings.push(Finding::Undecided { rule: rk, other: None, question: "shadowing" });
+            } else if all {
+                shadowed.insert(rk);
+                let mut covering = cover.clone();
+                covering.sort_unstable();
+                covering.dedup();
+                report.findings.push(Finding::Shadowed { rule: rk, covering });
+            }
+        }
+        for c in conflicts {
+            if let Finding::Conflict { loser, .. } = &c
+                && shadowed.contains(loser)
+            {
+                continue;
+            }
+            report.findings.push(c);
+        }
+    }
+
+    // Examples that an earlier rule (or a more specific scope) takes.
+    if let Some(classifier) = &classifier {
+        for rule in &rules.rules {
+            let Some(scope) = rules.scopes.get(rule.scope) else { continue };
+            let bounce_for = |reply: &str| {
+                let mut b = Bounce::new(reply);
+                match scope.keys.first() {
+                    Some(ScopeKey::MxExact(h)) | Some(ScopeKey::MxSuffix(h)) => b.mx = Some(h.clone()),
+                    Some(ScopeKey::RcptDomain(d)) => b.rcpt = Some(format!("postmaster@{d}")),
+                    _ => {}
+                }
+                b
+            };
+            for (i, ex) in rule.examples.iter().enumerate() {
+                let got = classifier.classify(&bounce_for(ex));
+                if got.rule.as_deref() != Some(rule.location().as_str()) {
+                    let taken_by = rules.rules.iter().find(|r| Some(r.location()) == got.rule).map(|r| r.id);
+                    report.findings.push(Finding::ExampleTaken { rule: rule.id, example: i, taken_by });
+                }
+            }
+        }
+    }
+
+    // Cross-scope overrides.
+    if opts.explain_overrides
+        && let Some(global) = rules.scopes.iter().position(|s| s.keys.contains(&ScopeKey::Global))
+    {
+        let globals: Vec<RuleId> = rules.scopes[global].rules.clone();
+        for scope in rules.scopes.iter().filter(|s| !s.keys.contains(&ScopeKey::Global)) {
+            for &rs in &scope.rules {
+                let (Some(rule_s), Some(Some(ds))) = (rules.rules.get(rs), dfas.get(rs)) else { continue };
+                for &rg in &globals {
+                    let (Some(rule_g), Some(Some(dg))) = (rules.rules.get(rg), dfas.get(rg)) else { continue };
+                    if rules.rule_verdict(rule_s) == rules.rule_verdict(rule_g) {
+                        continue;
+                    }
+                    let reps = representatives(&rule_s.initial.iter().chain(&rule_g.initial).collect::<Vec<_>>(), true);
+                    let Some(initial) = reps.into_iter().find(|s| rule_s.accepts_initial(*s) && rule_g.accepts_initial(*s))
+                    else {
+                        continue;
+                    };
+                    if prefixes_disjoint(rule_s, rule_g) {
+                        continue;
+                    }
+                    if let Walk::Found(witness) = walk(ds, dg, Goal::Both, opts.state_budget) {
+                        report.findings.push(Finding::Override { specific: rs, global: rg, witness, initial });
+                    }
+                }
+            }
+        }
+    }
+
+    report.diagnostics = report.findings.iter().filter_map(|f| diagnostic(rules, f)).collect();
+    report.stats.elapsed = started.elapsed();
+    report
+}
+
+/// A witness as it is printed: the bytes, with anything unprintable escaped.
+pub fn show_witness(w: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in w {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+fn describe(rules: &RuleSet, r: RuleId) -> String {
+    match rules.rules.get(r) {
+        Some(rule) => format!(
+            "/{}/{} -> {} {} ({})",
+            rule.regex,
+            if rule.case_insensitive { "i" } else { "" },
+            rule.status,
+            rules.rule_verdict(rule),
+            rule.location()
+        ),
+        None => String::from("an unknown rule"),
+    }
+}
+
+/// How a witness is described: the reply, and the status it must arrive
+/// with when its own text does not give one both rules accept.
+fn witness_note(rules: &RuleSet, witness: &[u8], initial: Option<Status>, a: RuleId, b: RuleId) -> String {
+    let text = show_witness(witness);
+    let own = crate::normalize::Reply::new(&String::from_utf8_lossy(witness), None).initial;
+    let accepted = |s: Option<Status>| {
+        [a, b].iter().all(|&r| rules.rules.get(r).is_some_and(|rule| rule.accepts_initial(s)))
+    };
+    match initial {
+        _ if accepted(own) => format!("both match the reply `{text}`"),
+        Some(s) => format!("both match the reply `{text}` arriving with status {s}"),
+        None => format!("both match the reply `{text}` arriving with no status"),
+    }
+}
+
+fn diagnostic(rules: &RuleSet, f: &Finding) -> Option<Diagnostic> {
+    let rule = |r: RuleId| rules.rules.get(r);
+    Some(match f {
+        Finding::Shadowed { rule: r, covering } => {
+            let me = rule(*r)?;
+            let mut d = Diagnostic::new(
+                Code::ShadowedRule,
+                "rule can never fire: earlier rules of its scope match every reply it matches",
+                me.head,
+                "shadowed rule",
+            );
+            for c in covering {
+                if let Some(cr) = rule(*c) {
+                    d = d.with_secondary(cr.head, "covered by this earlier rule");
+                }
+            }
+            d.with_help("delete the rule, or move it above the rules that cover it if it should win")
+        }
+        Finding::Conflict { winner, loser, witness, initial } => {
+            let (w, l) = (rule(*winner)?, rule(*loser)?);
+            Diagnostic::new(
+                Code::ConflictingOverlap,
+                format!(
+                    "rules overlap with different outcomes: `{} {}` and `{} {}`",
+                    w.status,
+                    rules.rule_verdict(w),
+                    l.status,
+                    rules.rule_verdict(l)
+                ),
+                l.head,
+                "this rule loses the overlap",
+            )
+            .with_secondary(w.head, "this earlier rule wins")
+            .with_note(witness_note(rules, witness, *initial, *winner, *loser))
+            .with_help("if the overlap is intended, nothing to do; otherwise make the regexes exclusive")
+        }
+        Finding::Duplicate { rule: r, first } => {
+            let (me, fr) = (rule(*r)?, rule(*first)?);
+            Diagnostic::new(Code::DuplicateRule, "duplicate rule: same regex and condition as an earlier rule", me.head, "duplicate")
+                .with_secondary(fr.head, "first written here")
+                .with_help("delete one of them")
+        }
+        Finding::Dead { rule: r } => {
+            let me = rule(*r)?;
+            Diagnostic::new(Code::DeadRegex, "regex matches no reply at all", me.head, "dead rule")
+                .with_help("a `^` or `$` in the middle, or an impossible class, makes a regex match nothing")
+        }
+        Finding::ExampleTaken { rule: r, example, taken_by } => {
+            let me = rule(*r)?;
+            let text = me.examples.get(*example).cloned().unwrap_or_default();
+            let at = me.example_spans.get(*example).copied().unwrap_or(me.head);
+            let mut d = Diagnostic::new(
+                Code::ExampleTaken,
+                "example is classified by another rule than its own",
+                at,
+                "this example",
+            )
+            .with_secondary(me.head, "its rule")
+            .with_note(format!("the example is `{text}`"));
+            match taken_by.and_then(rule) {
+                Some(t) => {
+                    d = d.with_secondary(t.head, "this rule takes it");
+                    d.with_note(format!("it is classified by {}", describe(rules, t.id)))
+                }
+                None => d.with_note("no rule matches it when the whole rule set is applied"),
+            }
+        }
+        Finding::Override { specific, global, witness, initial } => {
+            let (s, g) = (rule(*specific)?, rule(*global)?);
+            Diagnostic::new(
+                Code::CrossScopeOverride,
+                format!(
+                    "rule overrides a global rule: `{}` instead of `{}`",
+                    rules.rule_verdict(s),
+                    rules.rule_verdict(g)
+                ),
+                s.head,
+                "this rule decides",
+            )
+            .with_secondary(g.head, "instead of this global rule")
+            .with_note(witness_note(rules, witness, *initial, *specific, *global))
+        }
+        Finding::Undecided { rule: r, other, question } => {
+            let me = rule(*r)?;
+            let mut d = Diagnostic::new(
+                Code::Undecided,
+                format!("{question} of this rule was not decided: the automata are too big to compare"),
+                me.head,
+                "not analysed",
+            );
+            if let Some(o) = other.and_then(rule) {
+                d = d.with_secondary(o.head, "compared with this rule");
+            }
+            d.with_help("raise the analysis budget, or simplify the regexes (fewer unanchored `.*`)")
+        }
+    })
+}
