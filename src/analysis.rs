@@ -68,13 +68,39 @@ impl Default for Options {
 /// What analysis found, as data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
-    Shadowed { rule: RuleId, covering: Vec<RuleId> },
-    Conflict { winner: RuleId, loser: RuleId, witness: Vec<u8>, initial: Option<Status> },
-    Duplicate { rule: RuleId, first: RuleId },
-    Dead { rule: RuleId },
-    ExampleTaken { rule: RuleId, example: usize, taken_by: Option<RuleId> },
-    Override { specific: RuleId, global: RuleId, witness: Vec<u8>, initial: Option<Status> },
-    Undecided { rule: RuleId, other: Option<RuleId>, question: &'static str },
+    Shadowed {
+        rule: RuleId,
+        covering: Vec<RuleId>,
+    },
+    Conflict {
+        winner: RuleId,
+        loser: RuleId,
+        witness: Vec<u8>,
+        initial: Option<Status>,
+    },
+    Duplicate {
+        rule: RuleId,
+        first: RuleId,
+    },
+    Dead {
+        rule: RuleId,
+    },
+    ExampleTaken {
+        rule: RuleId,
+        example: usize,
+        taken_by: Option<RuleId>,
+    },
+    Override {
+        specific: RuleId,
+        global: RuleId,
+        witness: Vec<u8>,
+        initial: Option<Status>,
+    },
+    Undecided {
+        rule: RuleId,
+        other: Option<RuleId>,
+        question: &'static str,
+    },
 }
 
 /// Figures about one analysis run.
@@ -117,7 +143,8 @@ fn build(patterns: &[String], limit: usize) -> Option<Dfa> {
 }
 
 fn start_of(dfa: &Dfa) -> Option<StateID> {
-    dfa.start_state(&start::Config::new().anchored(Anchored::No)).ok()
+    dfa.start_state(&start::Config::new().anchored(Anchored::No))
+        .ok()
 }
 
 /// The bytes worth trying from a pair of DFAs: one byte per pair of byte
@@ -133,7 +160,10 @@ fn alphabet(a: &Dfa, b: Option<&Dfa>) -> Vec<u8> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for byte in order {
-        let key = (a.byte_classes().get(byte), b.map_or(0, |b| b.byte_classes().get(byte)));
+        let key = (
+            a.byte_classes().get(byte),
+            b.map_or(0, |b| b.byte_classes().get(byte)),
+        );
         if seen.insert(key) {
             out.push(byte);
         }
@@ -160,7 +190,9 @@ enum Walk {
 /// since a rule matches if its regex matches anywhere). The shortest reply
 /// reaching the goal is returned.
 fn walk(a: &Dfa, b: &Dfa, goal: Goal, budget: usize) -> Walk {
-    let (Some(sa), Some(sb)) = (start_of(a), start_of(b)) else { return Walk::TooBig };
+    let (Some(sa), Some(sb)) = (start_of(a), start_of(b)) else {
+        return Walk::TooBig;
+    };
     let bytes = alphabet(a, Some(b));
     type Node = (StateID, StateID, bool, bool);
     let mut parent: HashMap<Node, Option<(Node, u8)>> = HashMap::new();
@@ -263,7 +295,11 @@ fn anchored_prefix(rule: &Rule) -> Option<String> {
     if out.is_empty() {
         return None;
     }
-    Some(if rule.case_insensitive { out.to_ascii_lowercase() } else { out })
+    Some(if rule.case_insensitive {
+        out.to_ascii_lowercase()
+    } else {
+        out
+    })
 }
 
 /// True when two anchored prefixes prove the rules never match one reply.
@@ -326,19 +362,28 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
     let mut report = Report::default();
     report.stats.rules = rules.rules.len();
     let limit = opts.dfa_size_limit;
-    let dfas: Vec<Option<Dfa>> = rules.rules.iter().map(|r| build(&[pattern(r)], limit)).collect();
+    let dfas: Vec<Option<Dfa>> = rules
+        .rules
+        .iter()
+        .map(|r| build(&[pattern(r)], limit))
+        .collect();
     let classifier = Classifier::new(rules.clone()).ok();
 
     for scope in &rules.scopes {
         let ids: &[RuleId] = &scope.rules;
-        let all_patterns: Vec<&StatusPattern> =
-            ids.iter().filter_map(|&r| rules.rules.get(r)).flat_map(|r| r.initial.iter()).collect();
+        let all_patterns: Vec<&StatusPattern> = ids
+            .iter()
+            .filter_map(|&r| rules.rules.get(r))
+            .flat_map(|r| r.initial.iter())
+            .collect();
         let reps = representatives(&all_patterns, true);
         let mut dead = HashSet::new();
         let mut duplicate = HashSet::new();
         // Dead and duplicate rules.
         for (k, &rk) in ids.iter().enumerate() {
-            let Some(rule) = rules.rules.get(rk) else { continue };
+            let Some(rule) = rules.rules.get(rk) else {
+                continue;
+            };
             if let Some(Some(d)) = dfas.get(rk)
                 && !matches_something(d)
             {
@@ -348,7 +393,9 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             }
             let same = ids[..k].iter().copied().find(|&ri| {
                 rules.rules.get(ri).is_some_and(|o| {
-                    o.regex == rule.regex && o.case_insensitive == rule.case_insensitive && o.initial == rule.initial
+                    o.regex == rule.regex
+                        && o.case_insensitive == rule.case_insensitive
+                        && o.initial == rule.initial
                 })
             });
             if let Some(first) = same {
@@ -363,13 +410,20 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             if dead.contains(&rk) || duplicate.contains(&rk) {
                 continue;
             }
-            let (Some(rule_k), Some(Some(dk))) = (rules.rules.get(rk), dfas.get(rk)) else { continue };
+            let (Some(rule_k), Some(Some(dk))) = (rules.rules.get(rk), dfas.get(rk)) else {
+                continue;
+            };
             for &ri in &ids[..k] {
                 if dead.contains(&ri) {
                     continue;
                 }
-                let (Some(rule_i), Some(Some(di))) = (rules.rules.get(ri), dfas.get(ri)) else { continue };
-                let Some(initial) = reps.iter().copied().find(|s| rule_i.accepts_initial(*s) && rule_k.accepts_initial(*s))
+                let (Some(rule_i), Some(Some(di))) = (rules.rules.get(ri), dfas.get(ri)) else {
+                    continue;
+                };
+                let Some(initial) = reps
+                    .iter()
+                    .copied()
+                    .find(|s| rule_i.accepts_initial(*s) && rule_k.accepts_initial(*s))
                 else {
                     continue;
                 };
@@ -381,15 +435,25 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                 match walk(di, dk, Goal::Both, opts.state_budget) {
                     Walk::Found(w) => {
                         overlaps.entry(rk).or_default().push(ri);
-                        let differ = rule_i.status != rule_k.status || rules.rule_verdict(rule_i) != rules.rule_verdict(rule_k);
+                        let differ = rule_i.status != rule_k.status
+                            || rules.rule_verdict(rule_i) != rules.rule_verdict(rule_k);
                         if differ {
-                            conflicts.push(Finding::Conflict { winner: ri, loser: rk, witness: w, initial });
+                            conflicts.push(Finding::Conflict {
+                                winner: ri,
+                                loser: rk,
+                                witness: w,
+                                initial,
+                            });
                         }
                     }
                     Walk::None => {}
                     Walk::TooBig => {
                         report.stats.undecided += 1;
-                        report.findings.push(Finding::Undecided { rule: rk, other: Some(ri), question: "overlap" });
+                        report.findings.push(Finding::Undecided {
+                            rule: rk,
+                            other: Some(ri),
+                            question: "overlap",
+                        });
                         // Unknown overlap: count it as covering, so shadowing stays sound.
                         overlaps.entry(rk).or_default().push(ri);
                     }
@@ -399,8 +463,12 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
         // Shadowing: included in the union of the overlapping earlier rules.
         let mut shadowed = HashSet::new();
         for &rk in ids {
-            let Some(cover) = overlaps.get(&rk) else { continue };
-            let (Some(rule_k), Some(Some(dk))) = (rules.rules.get(rk), dfas.get(rk)) else { continue };
+            let Some(cover) = overlaps.get(&rk) else {
+                continue;
+            };
+            let (Some(rule_k), Some(Some(dk))) = (rules.rules.get(rk), dfas.get(rk)) else {
+                continue;
+            };
             let mut all = true;
             let mut undecided = false;
             for s in reps.iter().copied().filter(|s| rule_k.accepts_initial(*s)) {
@@ -434,13 +502,19 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             }
             if undecided {
                 report.stats.undecided += 1;
-                report.findings.push(Finding::Undecided { rule: rk, other: None, question: "shadowing" });
+                report.findings.push(Finding::Undecided {
+                    rule: rk,
+                    other: None,
+                    question: "shadowing",
+                });
             } else if all {
                 shadowed.insert(rk);
                 let mut covering = cover.clone();
                 covering.sort_unstable();
                 covering.dedup();
-                report.findings.push(Finding::Shadowed { rule: rk, covering });
+                report
+                    .findings
+                    .push(Finding::Shadowed { rule: rk, covering });
             }
         }
         for c in conflicts {
@@ -456,11 +530,15 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
     // Examples that an earlier rule (or a more specific scope) takes.
     if let Some(classifier) = &classifier {
         for rule in &rules.rules {
-            let Some(scope) = rules.scopes.get(rule.scope) else { continue };
+            let Some(scope) = rules.scopes.get(rule.scope) else {
+                continue;
+            };
             let bounce_for = |reply: &str| {
                 let mut b = Bounce::new(reply);
                 match scope.keys.first() {
-                    Some(ScopeKey::MxExact(h)) | Some(ScopeKey::MxSuffix(h)) => b.mx = Some(h.clone()),
+                    Some(ScopeKey::MxExact(h)) | Some(ScopeKey::MxSuffix(h)) => {
+                        b.mx = Some(h.clone())
+                    }
                     Some(ScopeKey::RcptDomain(d)) => b.rcpt = Some(format!("postmaster@{d}")),
                     _ => {}
                 }
@@ -469,8 +547,16 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             for (i, ex) in rule.examples.iter().enumerate() {
                 let got = classifier.classify(&bounce_for(ex));
                 if got.rule.as_deref() != Some(rule.location().as_str()) {
-                    let taken_by = rules.rules.iter().find(|r| Some(r.location()) == got.rule).map(|r| r.id);
-                    report.findings.push(Finding::ExampleTaken { rule: rule.id, example: i, taken_by });
+                    let taken_by = rules
+                        .rules
+                        .iter()
+                        .find(|r| Some(r.location()) == got.rule)
+                        .map(|r| r.id);
+                    report.findings.push(Finding::ExampleTaken {
+                        rule: rule.id,
+                        example: i,
+                        taken_by,
+                    });
                 }
             }
         }
@@ -478,19 +564,39 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
 
     // Cross-scope overrides.
     if opts.explain_overrides
-        && let Some(global) = rules.scopes.iter().position(|s| s.keys.contains(&ScopeKey::Global))
+        && let Some(global) = rules
+            .scopes
+            .iter()
+            .position(|s| s.keys.contains(&ScopeKey::Global))
     {
         let globals: Vec<RuleId> = rules.scopes[global].rules.clone();
-        for scope in rules.scopes.iter().filter(|s| !s.keys.contains(&ScopeKey::Global)) {
+        for scope in rules
+            .scopes
+            .iter()
+            .filter(|s| !s.keys.contains(&ScopeKey::Global))
+        {
             for &rs in &scope.rules {
-                let (Some(rule_s), Some(Some(ds))) = (rules.rules.get(rs), dfas.get(rs)) else { continue };
+                let (Some(rule_s), Some(Some(ds))) = (rules.rules.get(rs), dfas.get(rs)) else {
+                    continue;
+                };
                 for &rg in &globals {
-                    let (Some(rule_g), Some(Some(dg))) = (rules.rules.get(rg), dfas.get(rg)) else { continue };
+                    let (Some(rule_g), Some(Some(dg))) = (rules.rules.get(rg), dfas.get(rg)) else {
+                        continue;
+                    };
                     if rules.rule_verdict(rule_s) == rules.rule_verdict(rule_g) {
                         continue;
                     }
-                    let reps = representatives(&rule_s.initial.iter().chain(&rule_g.initial).collect::<Vec<_>>(), true);
-                    let Some(initial) = reps.into_iter().find(|s| rule_s.accepts_initial(*s) && rule_g.accepts_initial(*s))
+                    let reps = representatives(
+                        &rule_s
+                            .initial
+                            .iter()
+                            .chain(&rule_g.initial)
+                            .collect::<Vec<_>>(),
+                        true,
+                    );
+                    let Some(initial) = reps
+                        .into_iter()
+                        .find(|s| rule_s.accepts_initial(*s) && rule_g.accepts_initial(*s))
                     else {
                         continue;
                     };
@@ -498,14 +604,23 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                         continue;
                     }
                     if let Walk::Found(witness) = walk(ds, dg, Goal::Both, opts.state_budget) {
-                        report.findings.push(Finding::Override { specific: rs, global: rg, witness, initial });
+                        report.findings.push(Finding::Override {
+                            specific: rs,
+                            global: rg,
+                            witness,
+                            initial,
+                        });
                     }
                 }
             }
         }
     }
 
-    report.diagnostics = report.findings.iter().filter_map(|f| diagnostic(rules, f)).collect();
+    report.diagnostics = report
+        .findings
+        .iter()
+        .filter_map(|f| diagnostic(rules, f))
+        .collect();
     report.stats.elapsed = started.elapsed();
     report
 }
@@ -540,11 +655,22 @@ fn describe(rules: &RuleSet, r: RuleId) -> String {
 
 /// How a witness is described: the reply, and the status it must arrive
 /// with when its own text does not give one both rules accept.
-fn witness_note(rules: &RuleSet, witness: &[u8], initial: Option<Status>, a: RuleId, b: RuleId) -> String {
+fn witness_note(
+    rules: &RuleSet,
+    witness: &[u8],
+    initial: Option<Status>,
+    a: RuleId,
+    b: RuleId,
+) -> String {
     let text = show_witness(witness);
     let own = crate::normalize::Reply::new(&String::from_utf8_lossy(witness), None).initial;
     let accepted = |s: Option<Status>| {
-        [a, b].iter().all(|&r| rules.rules.get(r).is_some_and(|rule| rule.accepts_initial(s)))
+        [a, b].iter().all(|&r| {
+            rules
+                .rules
+                .get(r)
+                .is_some_and(|rule| rule.accepts_initial(s))
+        })
     };
     match initial {
         _ if accepted(own) => format!("both match the reply `{text}`"),
@@ -569,9 +695,16 @@ fn diagnostic(rules: &RuleSet, f: &Finding) -> Option<Diagnostic> {
                     d = d.with_secondary(cr.head, "covered by this earlier rule");
                 }
             }
-            d.with_help("delete the rule, or move it above the rules that cover it if it should win")
+            d.with_help(
+                "delete the rule, or move it above the rules that cover it if it should win",
+            )
         }
-        Finding::Conflict { winner, loser, witness, initial } => {
+        Finding::Conflict {
+            winner,
+            loser,
+            witness,
+            initial,
+        } => {
             let (w, l) = (rule(*winner)?, rule(*loser)?);
             Diagnostic::new(
                 Code::ConflictingOverlap,
@@ -587,20 +720,38 @@ fn diagnostic(rules: &RuleSet, f: &Finding) -> Option<Diagnostic> {
             )
             .with_secondary(w.head, "this earlier rule wins")
             .with_note(witness_note(rules, witness, *initial, *winner, *loser))
-            .with_help("if the overlap is intended, nothing to do; otherwise make the regexes exclusive")
+            .with_help(
+                "if the overlap is intended, nothing to do; otherwise make the regexes exclusive",
+            )
         }
         Finding::Duplicate { rule: r, first } => {
             let (me, fr) = (rule(*r)?, rule(*first)?);
-            Diagnostic::new(Code::DuplicateRule, "duplicate rule: same regex and condition as an earlier rule", me.head, "duplicate")
-                .with_secondary(fr.head, "first written here")
-                .with_help("delete one of them")
+            Diagnostic::new(
+                Code::DuplicateRule,
+                "duplicate rule: same regex and condition as an earlier rule",
+                me.head,
+                "duplicate",
+            )
+            .with_secondary(fr.head, "first written here")
+            .with_help("delete one of them")
         }
         Finding::Dead { rule: r } => {
             let me = rule(*r)?;
-            Diagnostic::new(Code::DeadRegex, "regex matches no reply at all", me.head, "dead rule")
-                .with_help("a `^` or `$` in the middle, or an impossible class, makes a regex match nothing")
+            Diagnostic::new(
+                Code::DeadRegex,
+                "regex matches no reply at all",
+                me.head,
+                "dead rule",
+            )
+            .with_help(
+                "a `^` or `$` in the middle, or an impossible class, makes a regex match nothing",
+            )
         }
-        Finding::ExampleTaken { rule: r, example, taken_by } => {
+        Finding::ExampleTaken {
+            rule: r,
+            example,
+            taken_by,
+        } => {
             let me = rule(*r)?;
             let text = me.examples.get(*example).cloned().unwrap_or_default();
             let at = me.example_spans.get(*example).copied().unwrap_or(me.head);
@@ -620,7 +771,12 @@ fn diagnostic(rules: &RuleSet, f: &Finding) -> Option<Diagnostic> {
                 None => d.with_note("no rule matches it when the whole rule set is applied"),
             }
         }
-        Finding::Override { specific, global, witness, initial } => {
+        Finding::Override {
+            specific,
+            global,
+            witness,
+            initial,
+        } => {
             let (s, g) = (rule(*specific)?, rule(*global)?);
             Diagnostic::new(
                 Code::CrossScopeOverride,
@@ -635,18 +791,26 @@ fn diagnostic(rules: &RuleSet, f: &Finding) -> Option<Diagnostic> {
             .with_secondary(g.head, "instead of this global rule")
             .with_note(witness_note(rules, witness, *initial, *specific, *global))
         }
-        Finding::Undecided { rule: r, other, question } => {
+        Finding::Undecided {
+            rule: r,
+            other,
+            question,
+        } => {
             let me = rule(*r)?;
             let mut d = Diagnostic::new(
                 Code::Undecided,
-                format!("{question} of this rule was not decided: the automata are too big to compare"),
+                format!(
+                    "{question} of this rule was not decided: the automata are too big to compare"
+                ),
                 me.head,
                 "not analysed",
             );
             if let Some(o) = other.and_then(rule) {
                 d = d.with_secondary(o.head, "compared with this rule");
             }
-            d.with_help("raise the analysis budget, or simplify the regexes (fewer unanchored `.*`)")
+            d.with_help(
+                "raise the analysis budget, or simplify the regexes (fewer unanchored `.*`)",
+            )
         }
     })
 }

@@ -153,9 +153,11 @@ pub struct Explanation {
 }
 
 /// Compiled rules, ready to classify.
+/// `T` is the DFA storage: `Vec<u32>` for rules compiled in this process,
+/// `&[u32]` for rules read from a compiled file (see [`crate::artifact`]).
 #[derive(Clone, Debug)]
-pub struct Classifier {
-    tables: Tables,
+pub struct Classifier<T: AsRef<[u32]> = Vec<u32>> {
+    tables: Tables<T>,
 }
 
 impl Classifier {
@@ -168,13 +170,15 @@ impl Classifier {
     pub fn with_options(rules: RuleSet, opts: &Options) -> Result<Classifier, Vec<Diagnostic>> {
         compile::compile(rules, opts).map(|(tables, _)| Classifier { tables })
     }
+}
 
-    /// Wraps tables compiled elsewhere.
-    pub fn from_tables(tables: Tables) -> Classifier {
+impl<T: AsRef<[u32]>> Classifier<T> {
+    /// Wraps tables compiled or loaded elsewhere.
+    pub fn from_tables(tables: Tables<T>) -> Classifier<T> {
         Classifier { tables }
     }
 
-    pub fn tables(&self) -> &Tables {
+    pub fn tables(&self) -> &Tables<T> {
         &self.tables
     }
 

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod analysis;
+pub mod artifact;
 pub mod ast;
 pub mod check;
 pub mod classify;

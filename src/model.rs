@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::source::{Location, Span};
 use crate::status::{Category, Status, StatusPattern, Verdict};
 
@@ -20,7 +22,7 @@ pub fn syntax_config(case_insensitive: bool) -> regex_automata::util::syntax::Co
 }
 
 /// What a scope applies to.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub enum ScopeKey {
     /// `mx is "mxs.mail.ru"`: this host only.
     MxExact(String),
@@ -48,7 +50,7 @@ impl fmt::Display for ScopeKey {
 pub type RuleId = usize;
 
 /// A scope block: its keys and its rules in source order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     pub keys: Vec<ScopeKey>,
     pub rules: Vec<RuleId>,
@@ -67,7 +69,7 @@ impl Scope {
 }
 
 /// One validated rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub id: RuleId,
     /// Index of the rule's scope in [`RuleSet::scopes`].
@@ -82,12 +84,16 @@ pub struct Rule {
     pub category: Option<Category>,
     pub note: Option<String>,
     pub examples: Vec<String>,
-    /// Where each example is written, in the order of `examples`.
+    /// Where each example is written, in the order of `examples` (not
+    /// kept in compiled files).
+    #[serde(skip)]
     pub example_spans: Vec<Span>,
     pub origin: Location,
-    /// The whole rule, examples included.
+    /// The whole rule, examples included (not kept in compiled files).
+    #[serde(skip)]
     pub span: Span,
     /// The rule without its examples: regex to note.
+    #[serde(skip)]
     pub head: Span,
 }
 
@@ -111,7 +117,7 @@ impl Rule {
 }
 
 /// One policy line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyEntry {
     pub pattern: StatusPattern,
     pub verdict: Verdict,
@@ -121,7 +127,7 @@ pub struct PolicyEntry {
 /// The default verdict of each status. The most specific matching pattern
 /// wins (`5.1.1` over `5.1.*` over `5.*.*` over `*.*.*`); patterns are unique,
 /// so the answer never depends on the order of the files.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// Sorted most specific first.
     pub entries: Vec<PolicyEntry>,
@@ -156,7 +162,7 @@ impl Policy {
 }
 
 /// Every scope, rule and policy entry of a set of rules files.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSet {
     pub policy: Policy,
     pub scopes: Vec<Scope>,

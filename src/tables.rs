@@ -21,14 +21,25 @@ use crate::model::{Rule, RuleId};
 use crate::status::Status;
 
 /// One DFA over a run of a scope's rules.
-#[derive(Clone, Debug)]
-pub struct Shard {
-    pub dfa: dense::DFA<Vec<u32>>,
+/// `T` is the DFA's storage: `Vec<u32>` when compiled here, `&[u32]` when
+/// read from a compiled file without copying.
+#[derive(Clone)]
+pub struct Shard<T: AsRef<[u32]> = Vec<u32>> {
+    pub dfa: dense::DFA<T>,
     /// Pattern `i` of the DFA is rule `rules[i]`.
     pub rules: Vec<RuleId>,
 }
 
-impl Shard {
+impl<T: AsRef<[u32]>> std::fmt::Debug for Shard<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("rules", &self.rules)
+            .field("dfa_bytes", &self.dfa.memory_usage())
+            .finish()
+    }
+}
+
+impl<T: AsRef<[u32]>> Shard<T> {
     /// Calls `found` with each rule (in no particular order, possibly more
     /// than once) that matches somewhere in `hay`.
     fn for_each_match(&self, hay: &[u8], mut found: impl FnMut(RuleId)) {
@@ -62,14 +73,14 @@ impl Shard {
 }
 
 /// A scope compiled: its shards in rule order.
-#[derive(Clone, Debug, Default)]
-pub struct CompiledScope {
+#[derive(Clone, Debug)]
+pub struct CompiledScope<T: AsRef<[u32]> = Vec<u32>> {
     /// The header, for explanations: `mx ends with ".mail.ru"`.
     pub name: String,
-    pub shards: Vec<Shard>,
+    pub shards: Vec<Shard<T>>,
 }
 
-impl CompiledScope {
+impl<T: AsRef<[u32]>> CompiledScope<T> {
     /// The first rule (in source order) that matches `hay` and accepts
     /// `initial`.
     pub fn first_match(
@@ -121,7 +132,7 @@ impl CompiledScope {
 }
 
 /// Which scopes apply to a bounce, most specific first.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selector {
     pub exact: HashMap<String, usize>,
     pub suffix: HashMap<String, usize>,
@@ -179,9 +190,9 @@ impl Selector {
 }
 
 /// Everything classification needs.
-#[derive(Clone, Debug, Default)]
-pub struct Tables {
+#[derive(Clone, Debug)]
+pub struct Tables<T: AsRef<[u32]> = Vec<u32>> {
     pub rules: crate::model::RuleSet,
-    pub scopes: Vec<CompiledScope>,
+    pub scopes: Vec<CompiledScope<T>>,
     pub selector: Selector,
 }

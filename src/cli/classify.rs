@@ -9,7 +9,7 @@ use mxrules::input::{Record, parse_json_line};
 use mxrules::status::Verdict;
 use serde_json::{Map, Value};
 
-use super::rules::RulesArgs;
+use super::rules::{Engine, RulesArgs};
 use super::{Color, Exit, fail, print_stderr};
 
 #[derive(Debug, clap::Args)]
@@ -46,10 +46,16 @@ struct Counts {
 }
 
 pub fn run(args: Args, color: Color) -> Exit {
-    let (classifier, _) = match args.rules.classifier(color) {
+    let loaded = match args.rules.load(color) {
         Ok(c) => c,
         Err(e) => return e,
     };
+    match loaded.with(|c| run_with(&args, c)) {
+        Ok(exit) | Err(exit) => exit,
+    }
+}
+
+fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut counts = Counts::default();
@@ -80,7 +86,7 @@ pub fn run(args: Args, color: Color) -> Exit {
         if let Err(e) = classify_stream(
             reader,
             &name,
-            &classifier,
+            classifier,
             args.format,
             &mut out,
             &mut counts,
@@ -123,7 +129,7 @@ fn write_error(e: std::io::Error) -> Exit {
 fn classify_stream(
     mut reader: Box<dyn BufRead>,
     name: &str,
-    classifier: &mxrules::classify::Classifier,
+    classifier: &dyn Engine,
     format: Format,
     out: &mut impl Write,
     counts: &mut Counts,

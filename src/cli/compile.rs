@@ -9,6 +9,9 @@ use super::{Color, Exit, fail, print_stdout};
 pub struct Args {
     #[command(flatten)]
     rules: RulesArgs,
+    /// Write the compiled file here (atomically: a temporary file, then a rename).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
     /// Print how the scopes were compiled: shards, sizes, time.
     #[arg(long)]
     stats: bool,
@@ -24,10 +27,18 @@ enum Format {
 }
 
 pub fn run(args: Args, color: Color) -> Exit {
-    let (_, stats) = match args.rules.classifier(color) {
+    let (classifier, stats) = match args.rules.classifier(color) {
         Ok(c) => c,
         Err(e) => return e,
     };
+    if let Some(path) = &args.output
+        && let Err(e) = mxrules::artifact::write(path, classifier.tables())
+    {
+        return fail(format!(
+            "cannot write `{}`: {e}",
+            mxrules::source::display_name(path)
+        ));
+    }
     if !args.stats {
         return Exit::Success;
     }
@@ -49,7 +60,11 @@ pub fn run(args: Args, color: Color) -> Exit {
             );
             for (scope, shards) in &stats.shard_rules {
                 let list: Vec<String> = shards.iter().map(ToString::to_string).collect();
-                o.push_str(&format!("  {scope}: {} DFA(s) of {} rules\n", shards.len(), list.join(" + ")));
+                o.push_str(&format!(
+                    "  {scope}: {} DFA(s) of {} rules\n",
+                    shards.len(),
+                    list.join(" + ")
+                ));
             }
             o
         }

@@ -44,7 +44,7 @@ pub fn run(args: Args, color: Color) -> Exit {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return fail(format!("invalid `--status`: {e}")),
     };
-    let (classifier, _) = match args.rules.classifier(color) {
+    let loaded = match args.rules.load(color) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -54,7 +54,10 @@ pub fn run(args: Args, color: Color) -> Exit {
         reply: args.reply,
         status,
     };
-    let e = classifier.explain(&bounce);
+    let e = match loaded.with(|c| c.explain(&bounce)) {
+        Ok(e) => e,
+        Err(exit) => return exit,
+    };
     let out = match args.format {
         Format::Json => match serde_json::to_string_pretty(&e) {
             Ok(s) => s + "\n",

@@ -2,16 +2,52 @@
 
 use std::path::PathBuf;
 
-use mxrules::classify::Classifier;
+use mxrules::artifact::{self, AlignedBytes};
+use mxrules::classify::{Bounce, Classification, Classifier, Explanation};
 use mxrules::compile::{self, Options};
 use mxrules::diag::{self, Severity};
 
 use super::{Color, Exit, fail, print_stderr};
 
+/// What the classifying commands need of a classifier, whatever its DFA
+/// storage (compiled here, or read from a compiled file).
+pub trait Engine {
+    fn classify(&self, b: &Bounce) -> Classification;
+    fn explain(&self, b: &Bounce) -> Explanation;
+}
+
+impl<T: AsRef<[u32]>> Engine for Classifier<T> {
+    fn classify(&self, b: &Bounce) -> Classification {
+        Classifier::classify(self, b)
+    }
+    fn explain(&self, b: &Bounce) -> Explanation {
+        Classifier::explain(self, b)
+    }
+}
+
+/// Rules compiled from source, or the bytes of a compiled file.
+pub enum Loaded {
+    Compiled(Box<Classifier>),
+    Artifact(AlignedBytes),
+}
+
+impl Loaded {
+    /// Runs `f` with the classifier; a compiled file is verified first.
+    pub fn with<R>(&self, f: impl FnOnce(&dyn Engine) -> R) -> Result<R, Exit> {
+        match self {
+            Loaded::Compiled(c) => Ok(f(c.as_ref())),
+            Loaded::Artifact(bytes) => match artifact::load(bytes.as_slice()) {
+                Ok(c) => Ok(f(&c)),
+                Err(e) => Err(fail(e)),
+            },
+        }
+    }
+}
+
 /// Where the rules come from, shared by the classifying commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RulesArgs {
-    /// Rules files or directories.
+    /// Rules files or directories, or one compiled file (`mxrules compile -o`).
     #[arg(long = "rules", short = 'r', value_name = "PATH", default_values_os_t = super::default_rules())]
     pub rules: Vec<PathBuf>,
     /// The most bytes one DFA may take; bigger scopes are split into several DFAs.
@@ -24,6 +60,30 @@ impl RulesArgs {
         Options {
             dfa_size_limit: self.dfa_size_limit,
         }
+    }
+
+    /// The rules: a compiled file when `--rules` names one, else the source
+    /// compiled now.
+    pub fn load(&self, color: Color) -> Result<Loaded, Exit> {
+        if let [path] = self.rules.as_slice()
+            && path.is_file()
+        {
+            let mut head = [0u8; 8];
+            let is_artifact = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && artifact::looks_like_artifact(&head);
+            if is_artifact {
+                return AlignedBytes::read(path).map(Loaded::Artifact).map_err(|e| {
+                    fail(format!(
+                        "cannot load `{}`: {e}",
+                        mxrules::source::display_name(path)
+                    ))
+                });
+            }
+        }
+        self.classifier(color)
+            .map(|(c, _)| Loaded::Compiled(Box::new(c)))
     }
 
     /// Parses, checks and compiles the rules; prints the errors if they do

@@ -1,0 +1,449 @@
+//! The compiled file: versioned, checksummed, deterministic, verified on load.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | bytes | what |
+//! |-------|------|
+//! | 0..8 | magic `MXRULES\0` |
+//! | 8..12 | format version ([`FORMAT_VERSION`]) |
+//! | 12..16 | endianness mark `0x0A0B0C0D` |
+//! | 16..24 | total length of the file |
+//! | 24..28 | CRC-32 of every byte from 32 to the end |
+//! | 28..32 | zero |
+//! | 32..40 | length of the table of contents |
+//! | 40.. | table of contents: JSON with the rule table (status, verdict, category, note, file and line of every rule), the policy, the scope selector and, for every scope, its DFAs' offsets and lengths |
+//! | … | the DFAs, each regex-automata's own serialization, 8-byte aligned |
+//!
+//! The same rules always give the same bytes. [`load`] checks the magic,
+//! version, endianness, length and checksum, then deserializes each DFA in
+//! place (`DFA::from_bytes`, which validates it): nothing is compiled and the
+//! DFA tables are not copied. A damaged or foreign file is an error, never
+//! undefined behaviour.
+//!
+//! ```
+//! use mxrules::load::Parsed;
+//! let mut parsed = Parsed::default();
+//! parsed.add_text("a.rules", r#"global { /^550 5\.1\.1 / -> 5.1.1 quarantine }"#);
+//! let rules = mxrules::check::check(&parsed).rules.unwrap();
+//! let (tables, _) = mxrules::compile::compile(rules, &Default::default()).unwrap();
+//! let bytes = mxrules::artifact::to_bytes(&tables).unwrap();
+//!
+//! let aligned = mxrules::artifact::AlignedBytes::new(&bytes);
+//! let classifier = mxrules::artifact::load(aligned.as_slice()).unwrap();
+//! let v = classifier.classify(&mxrules::classify::Bounce::new("550 5.1.1 no such user"));
+//! assert_eq!(v.verdict.as_str(), "quarantine");
+//! ```
+
+use std::fmt;
+use std::path::Path;
+
+use regex_automata::dfa::{Automaton, dense};
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Classifier;
+use crate::model::RuleSet;
+use crate::tables::{CompiledScope, Selector, Shard, Tables};
+
+/// The first bytes of every compiled file.
+pub const MAGIC: &[u8; 8] = b"MXRULES\0";
+/// The version of the layout this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const ENDIAN_MARK: u32 = 0x0A0B_0C0D;
+const HEADER_LEN: usize = 40;
+
+/// Why a compiled file was refused.
+#[derive(Debug)]
+pub struct ArtifactError {
+    kind: ErrorKind,
+}
+
+#[derive(Debug)]
+enum ErrorKind {
+    Io(std::io::Error),
+    NotAnArtifact,
+    Truncated { expected: u64, found: u64 },
+    NewerVersion(u32),
+    OlderVersion(u32),
+    Endianness,
+    Checksum { expected: u32, found: u32 },
+    Corrupt(String),
+}
+
+impl ArtifactError {
+    fn new(kind: ErrorKind) -> ArtifactError {
+        ArtifactError { kind }
+    }
+
+    /// The file could not be read or written.
+    pub fn is_io(&self) -> bool {
+        matches!(self.kind, ErrorKind::Io(_))
+    }
+
+    /// The file is not a compiled rules file at all.
+    pub fn is_not_an_artifact(&self) -> bool {
+        matches!(self.kind, ErrorKind::NotAnArtifact)
+    }
+
+    /// The file is shorter than its header says.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self.kind, ErrorKind::Truncated { .. })
+    }
+
+    /// The file was written by a different format version.
+    pub fn is_version_mismatch(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::NewerVersion(_) | ErrorKind::OlderVersion(_)
+        )
+    }
+
+    /// The file's bytes do not match its checksum, or a part of it is invalid.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Checksum { .. } | ErrorKind::Corrupt(_) | ErrorKind::Endianness
+        )
+    }
+}
+
+impl fmt::Display for ArtifactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Io(e) => write!(f, "{e}"),
+            ErrorKind::NotAnArtifact => f.write_str(
+                "not a compiled mxrules file (wrong magic bytes); compile rules with `mxrules compile -o FILE`",
+            ),
+            ErrorKind::Truncated { expected, found } => write!(
+                f,
+                "compiled file is truncated: the header says {expected} bytes, the file has {found}; compile it again"
+            ),
+            ErrorKind::NewerVersion(v) => write!(
+                f,
+                "compiled file has format version {v}, newer than the version {FORMAT_VERSION} this mxrules reads; upgrade mxrules or compile the rules with this one"
+            ),
+            ErrorKind::OlderVersion(v) => write!(
+                f,
+                "compiled file has format version {v}, older than the version {FORMAT_VERSION} this mxrules reads; compile the rules again"
+            ),
+            ErrorKind::Endianness => f.write_str("compiled file was written for a machine of the other byte order; compile it again here"),
+            ErrorKind::Checksum { expected, found } => write!(
+                f,
+                "compiled file is corrupted: checksum {found:08x} does not match the recorded {expected:08x}; compile it again"
+            ),
+            ErrorKind::Corrupt(what) => write!(f, "compiled file is corrupted: {what}; compile it again"),
+        }
+    }
+}
+
+impl std::error::Error for ArtifactError {}
+
+/// Where a DFA lies in the file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct ShardEntry {
+    offset: u64,
+    len: u64,
+    rules: Vec<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct ScopeEntry {
+    name: String,
+    shards: Vec<ShardEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct SelectorEntry {
+    exact: Vec<(String, usize)>,
+    suffix: Vec<(String, usize)>,
+    rcpt: Vec<(String, usize)>,
+    global: Option<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Contents {
+    rules: RuleSet,
+    selector: SelectorEntry,
+    scopes: Vec<ScopeEntry>,
+}
+
+fn sorted(m: &std::collections::HashMap<String, usize>) -> Vec<(String, usize)> {
+    let mut v: Vec<(String, usize)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    v.sort();
+    v
+}
+
+fn pad8(n: usize) -> usize {
+    (8 - n % 8) % 8
+}
+
+/// The bytes of the compiled file for `tables`.
+pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, ArtifactError> {
+    // Serialize the DFAs first to learn their sizes.
+    let mut blobs: Vec<Vec<Vec<u8>>> = Vec::new();
+    for scope in &tables.scopes {
+        let mut v = Vec::new();
+        for shard in &scope.shards {
+            let (bytes, pad) = shard.dfa.to_bytes_little_endian();
+            v.push(bytes[pad..].to_vec());
+        }
+        blobs.push(v);
+    }
+    // The table of contents refers to offsets after itself, so lay out the
+    // DFAs relative to the start of the data area and fix it up below.
+    let mut scopes = Vec::new();
+    let mut rel = 0u64;
+    for (scope, b) in tables.scopes.iter().zip(&blobs) {
+        let mut shards = Vec::new();
+        for (shard, blob) in scope.shards.iter().zip(b) {
+            shards.push(ShardEntry {
+                offset: rel,
+                len: blob.len() as u64,
+                rules: shard.rules.clone(),
+            });
+            rel += (blob.len() + pad8(blob.len())) as u64;
+        }
+        scopes.push(ScopeEntry {
+            name: scope.name.clone(),
+            shards,
+        });
+    }
+    let contents = Contents {
+        rules: tables.rules.clone(),
+        selector: SelectorEntry {
+            exact: sorted(&tables.selector.exact),
+            suffix: sorted(&tables.selector.suffix),
+            rcpt: sorted(&tables.selector.rcpt),
+            global: tables.selector.global,
+        },
+        scopes,
+    };
+    let toc = serde_json::to_vec(&contents)
+        .map_err(|e| ArtifactError::new(ErrorKind::Corrupt(e.to_string())))?;
+    let data_start = HEADER_LEN + toc.len() + pad8(HEADER_LEN + toc.len());
+    let total = data_start + rel as usize;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&ENDIAN_MARK.to_le_bytes());
+    out.extend_from_slice(&(total as u64).to_le_bytes());
+    out.extend_from_slice(&[0u8; 8]); // checksum, filled in below
+    out.extend_from_slice(&(toc.len() as u64).to_le_bytes());
+    out.extend_from_slice(&toc);
+    out.resize(data_start, 0);
+    for b in blobs.iter().flatten() {
+        out.extend_from_slice(b);
+        out.resize(out.len() + pad8(b.len()), 0);
+    }
+    let crc = crc32fast::hash(&out[32..]);
+    out[24..28].copy_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// Writes the compiled file atomically: to a temporary file beside `path`,
+/// synced, then renamed over it, so a crash never leaves half a file.
+pub fn write<T: AsRef<[u32]>>(path: &Path, tables: &Tables<T>) -> Result<(), ArtifactError> {
+    use std::io::Write;
+    let bytes = to_bytes(tables)?;
+    let io = |e| ArtifactError::new(ErrorKind::Io(e));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// A byte buffer whose start is 8-byte aligned, as DFA deserialization
+/// requires, without unsafe code: the buffer is over-allocated and the data
+/// starts at the first aligned offset.
+#[derive(Clone, Debug)]
+pub struct AlignedBytes {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl AlignedBytes {
+    /// Copies `data` into an aligned buffer.
+    pub fn new(data: &[u8]) -> AlignedBytes {
+        let mut buf = Vec::with_capacity(data.len() + 8);
+        let start = (8 - buf.as_ptr() as usize % 8) % 8;
+        buf.resize(start, 0);
+        buf.extend_from_slice(data);
+        AlignedBytes { buf, start }
+    }
+
+    /// Reads a file into an aligned buffer.
+    pub fn read(path: &Path) -> Result<AlignedBytes, ArtifactError> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| ArtifactError::new(ErrorKind::Io(e)))?;
+        let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
+        let mut buf = Vec::with_capacity(len + 8);
+        let start = (8 - buf.as_ptr() as usize % 8) % 8;
+        buf.resize(start, 0);
+        f.read_to_end(&mut buf)
+            .map_err(|e| ArtifactError::new(ErrorKind::Io(e)))?;
+        Ok(AlignedBytes { buf, start })
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or(&[])
+    }
+}
+
+/// True when `bytes` start like a compiled file.
+pub fn looks_like_artifact(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+fn corrupt(what: impl Into<String>) -> ArtifactError {
+    ArtifactError::new(ErrorKind::Corrupt(what.into()))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        a.copy_from_slice(s);
+    }
+    u32::from_le_bytes(a)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        a.copy_from_slice(s);
+    }
+    u64::from_le_bytes(a)
+}
+
+/// Verifies a compiled file and builds a classifier that reads its DFAs in
+/// place. `bytes` must start 8-byte aligned (use [`AlignedBytes`]).
+pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
+    if bytes.len() < 8 || !bytes.starts_with(MAGIC) {
+        return Err(ArtifactError::new(ErrorKind::NotAnArtifact));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(ArtifactError::new(ErrorKind::Truncated {
+            expected: HEADER_LEN as u64,
+            found: bytes.len() as u64,
+        }));
+    }
+    let version = u32_at(bytes, 8);
+    if version > FORMAT_VERSION {
+        return Err(ArtifactError::new(ErrorKind::NewerVersion(version)));
+    }
+    if version < FORMAT_VERSION {
+        return Err(ArtifactError::new(ErrorKind::OlderVersion(version)));
+    }
+    if u32_at(bytes, 12) != ENDIAN_MARK {
+        return Err(ArtifactError::new(ErrorKind::Endianness));
+    }
+    let total = u64_at(bytes, 16);
+    if total != bytes.len() as u64 {
+        if total > bytes.len() as u64 {
+            return Err(ArtifactError::new(ErrorKind::Truncated {
+                expected: total,
+                found: bytes.len() as u64,
+            }));
+        }
+        return Err(corrupt(format!(
+            "{} bytes follow the recorded end of the file",
+            bytes.len() as u64 - total
+        )));
+    }
+    let expected = u32_at(bytes, 24);
+    let found = crc32fast::hash(&bytes[32..]);
+    if expected != found {
+        return Err(ArtifactError::new(ErrorKind::Checksum { expected, found }));
+    }
+    let toc_len =
+        usize::try_from(u64_at(bytes, 32)).map_err(|_| corrupt("table of contents too long"))?;
+    let toc = bytes
+        .get(HEADER_LEN..HEADER_LEN.saturating_add(toc_len))
+        .ok_or_else(|| corrupt("table of contents runs past the end"))?;
+    let contents: Contents =
+        serde_json::from_slice(toc).map_err(|e| corrupt(format!("table of contents: {e}")))?;
+    let data_start = HEADER_LEN + toc_len + pad8(HEADER_LEN + toc_len);
+    let nrules = contents.rules.rules.len();
+    let nscopes = contents.rules.scopes.len();
+    if contents.scopes.len() != nscopes {
+        return Err(corrupt("scope count does not match the rule table"));
+    }
+    let mut scopes = Vec::with_capacity(contents.scopes.len());
+    for s in &contents.scopes {
+        let mut shards = Vec::with_capacity(s.shards.len());
+        for e in &s.shards {
+            let start = usize::try_from(e.offset)
+                .ok()
+                .and_then(|o| o.checked_add(data_start))
+                .ok_or_else(|| corrupt("DFA offset out of range"))?;
+            let end = usize::try_from(e.len)
+                .ok()
+                .and_then(|l| start.checked_add(l))
+                .ok_or_else(|| corrupt("DFA length out of range"))?;
+            let blob = bytes
+                .get(start..end)
+                .ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
+            let (dfa, _) = dense::DFA::from_bytes(blob)
+                .map_err(|err| corrupt(format!("DFA of scope `{}`: {err}", s.name)))?;
+            if e.rules.iter().any(|&r| r >= nrules) {
+                return Err(corrupt("a DFA refers to a rule that does not exist"));
+            }
+            if Automaton::pattern_len(&dfa) != e.rules.len() {
+                return Err(corrupt("a DFA's patterns do not match its rules"));
+            }
+            shards.push(Shard {
+                dfa,
+                rules: e.rules.clone(),
+            });
+        }
+        scopes.push(CompiledScope {
+            name: s.name.clone(),
+            shards,
+        });
+    }
+    let in_range = |v: &[(String, usize)]| v.iter().all(|(_, i)| *i < nscopes);
+    let sel = &contents.selector;
+    if !in_range(&sel.exact)
+        || !in_range(&sel.suffix)
+        || !in_range(&sel.rcpt)
+        || sel.global.is_some_and(|g| g >= nscopes)
+    {
+        return Err(corrupt(
+            "the scope selector refers to a scope that does not exist",
+        ));
+    }
+    if contents.rules.rules.iter().any(|r| r.scope >= nscopes)
+        || contents
+            .rules
+            .rules
+            .iter()
+            .enumerate()
+            .any(|(i, r)| r.id != i)
+    {
+        return Err(corrupt("the rule table is inconsistent"));
+    }
+    let selector = Selector {
+        exact: sel.exact.iter().cloned().collect(),
+        suffix: sel.suffix.iter().cloned().collect(),
+        rcpt: sel.rcpt.iter().cloned().collect(),
+        global: sel.global,
+    };
+    Ok(Classifier::from_tables(Tables {
+        rules: contents.rules,
+        scopes,
+        selector,
+    }))
+}

@@ -1,0 +1,384 @@
+//! Golden tests of the diagnostics, one per code.
+//!
+//! Every code of [`Code::ALL`] has an input named after it in `tests/cases/`
+//! (`E001.rules`, ..., `W004.rules`) that triggers exactly that code, and a
+//! snapshot of its rendering, `snapshots/diag__<code>.snap`. Adding a code
+//! without its golden input fails [`every_code_has_a_case`].
+//!
+//! Inputs too large to commit (E012: a file over
+//! [`mxrules::syntax::MAX_FILE_BYTES`]) are written by the test into a
+//! temporary directory and loaded from there under a stable name.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use mxrules::check::check;
+use mxrules::diag::{Code, Diagnostic, Severity, render_human, render_json};
+use mxrules::load::Parsed;
+use mxrules::source::SourceMap;
+
+/// The directory of the golden inputs, relative to the crate root.
+const CASES: &str = "tests/cases";
+
+fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Codes whose input the test writes instead of committing it.
+const GENERATED: &[Code] = &[Code::TooComplex];
+
+/// Codes a case reports besides its own, where that cannot be avoided.
+/// Every case currently reports its own code alone.
+const EXTRA_CODES: &[(Code, &[Code])] = &[];
+
+/// Where each case's one diagnostic points: line, column (both 1-based) and
+/// the exact text under the caret.
+const WHERE: &[(Code, usize, usize, &str)] = &[
+    (Code::Syntax, 3, 77, "5.1.1"),
+    (Code::RegexSyntax, 3, 19, "("),
+    (Code::InvalidStatus, 3, 80, "8"),
+    (Code::UnknownWord, 4, 49, "quarantined"),
+    (Code::DuplicateScope, 6, 43, "\".yandex.net\""),
+    (
+        Code::ExampleMismatch,
+        4,
+        17,
+        "\"452 4.2.2 The recipient's inbox is out of storage space\"",
+    ),
+    (Code::UnknownFlag, 3, 61, "g"),
+    (Code::DuplicatePolicy, 5, 5, "5.1.1"),
+    (Code::WildcardStatus, 3, 58, "5.7.*"),
+    (Code::RepeatedAttribute, 3, 94, "hard"),
+    (Code::InvalidUtf8, 1, 12, "\u{fffd}"),
+    (Code::TooComplex, 1, 1, ""),
+    (
+        Code::ExampleInitial,
+        5,
+        21,
+        "\"550 5.1.1 Message was not accepted -- invalid mailbox. Local mailbox user@mail.ru is unavailable: user not found\"",
+    ),
+    (Code::BadScopeValue, 2, 14, "\"*.protection.outlook.com\""),
+    (Code::StatusClassMismatch, 4, 83, "5.2.2"),
+    (Code::EmptyBlock, 2, 1, "mx ends with \".yahoodns.net\""),
+    (Code::PolicyGap, 2, 1, "policy"),
+    // The span of an empty regex runs from its (empty) body to the end of
+    // its flags: the closing slash.
+    (Code::EmptyRegex, 3, 6, "/"),
+];
+
+/// The path of a committed case, relative to the crate root.
+fn case_path(code: Code) -> String {
+    format!("{CASES}/{code}.rules")
+}
+
+/// The E012 input: comment lines (realistic text, short lines) until the
+/// file is one line longer than the limit.
+fn too_large_file() -> Vec<u8> {
+    let line = b"# padding: 550 5.1.1 The email account that you tried to reach does not exist\n";
+    let mut out = b"# a rules file larger than a rules file may be\n".to_vec();
+    while out.len() <= mxrules::syntax::MAX_FILE_BYTES {
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// A fresh directory under the system's temporary directory.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mxrules-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Loads the case of `code` under a stable relative name.
+fn load_case(code: Code) -> Parsed {
+    let mut parsed = Parsed::default();
+    if GENERATED.contains(&code) {
+        let bytes = match code {
+            Code::TooComplex => too_large_file(),
+            _ => unreachable!("no generator for {code}"),
+        };
+        let dir = temp_dir(code.as_str());
+        let path = dir.join(format!("{code}.rules"));
+        std::fs::write(&path, &bytes).unwrap();
+        let read = std::fs::read(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        parsed.add_bytes(&format!("generated/{code}.rules"), &read);
+    } else {
+        let name = case_path(code);
+        let bytes = std::fs::read(crate_root().join(&name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"));
+        parsed.add_bytes(&name, &bytes);
+    }
+    parsed
+}
+
+fn codes(diags: &[Diagnostic]) -> BTreeSet<&'static str> {
+    diags.iter().map(|d| d.code.as_str()).collect()
+}
+
+fn snapshot(name: &str, input_file: Option<&str>, value: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    if let Some(f) = input_file {
+        settings.set_input_file(crate_root().join(f));
+    }
+    settings.bind(|| insta::assert_snapshot!(name, value));
+}
+
+/// Checks one case: the codes reported, where the diagnostic points, the
+/// severity, and the rendering against its snapshot.
+fn run_case(code: Code) {
+    let parsed = load_case(code);
+    let checked = check(&parsed);
+    let diags = &checked.diagnostics;
+    let mut want: BTreeSet<&str> = BTreeSet::from([code.as_str()]);
+    if let Some((_, extra)) = EXTRA_CODES.iter().find(|(c, _)| *c == code) {
+        want.extend(extra.iter().map(|c| c.as_str()));
+    }
+    assert_eq!(codes(diags), want, "{code}: codes reported");
+    assert_eq!(
+        diags.len(),
+        want.len(),
+        "{code}: one diagnostic per code expected, got {diags:#?}"
+    );
+
+    let d = diags.iter().find(|d| d.code == code).unwrap();
+    assert_eq!(d.severity, code.severity(), "{code}: severity");
+    assert_eq!(
+        checked.rules.is_some(),
+        code.severity() != Severity::Error,
+        "{code}: a rule set is built exactly when there is no error"
+    );
+    let &(_, line, column, text) = WHERE
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .unwrap_or_else(|| panic!("{code}: add where it points to WHERE"));
+    let loc = parsed.sources.location(d.primary.span);
+    assert_eq!((loc.line, loc.column), (line, column), "{code}: position");
+    let file = parsed.sources.get(d.primary.span.file).unwrap();
+    assert_eq!(
+        file.slice(d.primary.span),
+        text,
+        "{code}: text under the caret"
+    );
+    assert!(
+        !d.message.ends_with('.'),
+        "{code}: message ends with a period"
+    );
+    assert!(
+        d.message.starts_with(|c: char| !c.is_uppercase()),
+        "{code}: message starts with a capital"
+    );
+
+    let rendered = render_human(diags, &parsed.sources, false);
+    assert!(!rendered.contains('\x1b'), "{code}: colour in plain output");
+    assert!(
+        rendered.starts_with(&format!("{}[{code}]: ", code.severity())),
+        "{code}: rendering starts with its title:\n{rendered}"
+    );
+    let input = (!GENERATED.contains(&code)).then(|| case_path(code));
+    snapshot(&format!("diag__{code}"), input.as_deref(), &rendered);
+}
+
+#[test]
+fn every_code_has_a_case() {
+    let mut missing = Vec::new();
+    for &code in Code::ALL {
+        let committed = crate_root().join(case_path(code)).is_file();
+        if committed == GENERATED.contains(&code) {
+            missing.push(code.as_str());
+        }
+        assert!(
+            WHERE.iter().any(|(c, ..)| *c == code),
+            "{code}: no entry in WHERE"
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "codes without exactly one golden input (a file in {CASES}/ or a generator): {missing:?}"
+    );
+    // And no case file for a code that does not exist.
+    for entry in std::fs::read_dir(crate_root().join(CASES)).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".rules") else {
+            continue;
+        };
+        if stem.len() == 4 && stem.starts_with(['E', 'W']) {
+            assert!(
+                Code::ALL.iter().any(|c| c.as_str() == stem),
+                "{name} is named after no code"
+            );
+        }
+    }
+}
+
+#[test]
+fn codes_are_unique_and_named() {
+    let printed: BTreeSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    let names: BTreeSet<_> = Code::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(printed.len(), Code::ALL.len());
+    assert_eq!(names.len(), Code::ALL.len());
+    for &c in Code::ALL {
+        let want = if c.as_str().starts_with('E') {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        assert_eq!(c.severity(), want, "{c}");
+        assert_eq!(Code::from_str_or_name(c.as_str()), Some(c));
+        assert_eq!(Code::from_str_or_name(&c.as_str().to_lowercase()), Some(c));
+        assert_eq!(Code::from_str_or_name(c.name()), Some(c));
+        assert!(
+            c.name()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{c}: name `{}` is not snake_case",
+            c.name()
+        );
+    }
+    assert_eq!(Code::from_str_or_name("E999"), None);
+}
+
+/// Every code in one test, so that a code added to `Code::ALL` is run too.
+#[test]
+fn every_case_reports_its_code() {
+    for &code in Code::ALL {
+        run_case(code);
+    }
+}
+
+#[test]
+fn json_rendering() {
+    let code = Code::DuplicateScope;
+    let parsed = load_case(code);
+    let checked = check(&parsed);
+    let json = render_json(&checked.diagnostics, &parsed.sources);
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 1, "one line per diagnostic:\n{json}");
+    assert!(json.ends_with('\n'));
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["code"], "E005");
+    assert_eq!(v["name"], "duplicate_scope");
+    assert_eq!(v["severity"], "error");
+    assert_eq!(v["file"], "tests/cases/E005.rules");
+    assert_eq!(v["line"], 6);
+    assert_eq!(v["column"], 43);
+    assert_eq!(v["end_line"], 6);
+    assert_eq!(v["end_column"], 56);
+    assert_eq!(
+        v["message"],
+        "scope `mx ends with \".yandex.net\"` is declared twice"
+    );
+    assert_eq!(v["label"], "declared again here");
+    assert_eq!(v["related"].as_array().unwrap().len(), 1);
+    assert_eq!(v["related"][0]["file"], "tests/cases/E005.rules");
+    assert_eq!(v["related"][0]["line"], 2);
+    assert_eq!(v["related"][0]["column"], 14);
+    assert_eq!(v["related"][0]["label"], "first declared here");
+    assert_eq!(v["notes"], serde_json::json!([]));
+    assert_eq!(
+        v["help"],
+        "move these rules into the first block, in the order they should be tried"
+    );
+    snapshot("diag__E005_json", Some(&case_path(code)), &json);
+}
+
+#[test]
+fn json_rendering_of_a_warning_without_help() {
+    // W004 has help; W003's policy gap too. An E001 has neither notes nor help.
+    let parsed = load_case(Code::Syntax);
+    let checked = check(&parsed);
+    let json = render_json(&checked.diagnostics, &parsed.sources);
+    let v: serde_json::Value = serde_json::from_str(json.trim_end()).unwrap();
+    assert_eq!(v["code"], "E001");
+    assert_eq!(
+        (v["line"].as_u64(), v["column"].as_u64()),
+        (Some(3), Some(77))
+    );
+    assert_eq!(
+        (v["end_line"].as_u64(), v["end_column"].as_u64()),
+        (Some(3), Some(82))
+    );
+    assert_eq!(v["help"], serde_json::Value::Null);
+    assert_eq!(v["related"], serde_json::json!([]));
+}
+
+#[test]
+fn five_mistakes() {
+    let name = format!("{CASES}/five_mistakes.rules");
+    let mut parsed = Parsed::default();
+    parsed.add_bytes(&name, &std::fs::read(crate_root().join(&name)).unwrap());
+    let checked = check(&parsed);
+    let found: Vec<(&str, usize, usize)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let loc = parsed.sources.location(d.primary.span);
+            (d.code.as_str(), loc.line, loc.column)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("E002", 12, 19),
+            ("E003", 14, 80),
+            ("E004", 20, 49),
+            ("E006", 23, 21),
+            ("E005", 28, 14),
+        ]
+    );
+    assert_eq!(codes(&checked.diagnostics).len(), 5, "five distinct codes");
+    assert!(checked.rules.is_none());
+    let rendered = render_human(&checked.diagnostics, &parsed.sources, false);
+    assert_eq!(rendered.matches("error[").count(), 5);
+    snapshot("diag__five_mistakes", Some(&name), &rendered);
+}
+
+#[test]
+fn diagnostics_are_sorted_by_file_and_position() {
+    // Two files, each with an error, added in reverse order of their names:
+    // diagnostics come in the order the files were added, then by position.
+    let mut parsed = Parsed::default();
+    parsed.add_text(
+        "b.rules",
+        "mx is \"mx.b.com\" {\n    /x/ -> 5.9.1\n    /y/ -> 9.1.1\n}\n",
+    );
+    parsed.add_text(
+        "a.rules",
+        "mx is \"mx.a.com\" {\n    /x/ -> 5.1.1 nope\n}\n",
+    );
+    let checked = check(&parsed);
+    let got: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {}", d.code, parsed.sources.location(d.primary.span)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "E003 b.rules:2:14",
+            "E003 b.rules:3:12",
+            "E004 a.rules:2:18",
+        ]
+    );
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let parsed = load_case(Code::UnknownWord);
+    let checked = check(&parsed);
+    let plain = render_human(&checked.diagnostics, &parsed.sources, false);
+    let styled = render_human(&checked.diagnostics, &parsed.sources, true);
+    assert!(!plain.contains('\x1b'));
+    assert!(styled.contains("\x1b["));
+    let strip = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    assert_eq!(strip.replace_all(&styled, ""), plain);
+}
+
+#[test]
+fn an_empty_source_map_renders_nothing_for_no_diagnostics() {
+    assert_eq!(render_human(&[], &SourceMap::new(), false), "");
+    assert_eq!(render_json(&[], &SourceMap::new()), "");
+}
