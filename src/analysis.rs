@@ -500,7 +500,13 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                     }
                 }
             }
-            if undecided {
+            let already = report
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Undecided { rule, .. } if *rule == rk));
+            if undecided && already {
+                // The overlap was already reported undecided: one note per rule.
+            } else if undecided {
                 report.stats.undecided += 1;
                 report.findings.push(Finding::Undecided {
                     rule: rk,
@@ -621,6 +627,7 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
         .iter()
         .filter_map(|f| diagnostic(rules, f))
         .collect();
+    crate::diag::sort(&mut report.diagnostics);
     report.stats.elapsed = started.elapsed();
     report
 }

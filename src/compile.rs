@@ -174,7 +174,7 @@ fn too_big(rule: &crate::model::Rule, e: &dense::BuildError, limit: usize) -> Di
     Diagnostic::new(
         Code::RuleTooBig,
         format!("rule's regex does not fit in a DFA of {} bytes", limit),
-        rule.span,
+        rule.head,
         "this rule",
     )
     .with_note(format!("the automaton builder said: {e}"))

@@ -60,9 +60,7 @@ impl Reference {
     pub fn scopes_for(&self, mx: Option<&str>, rcpt_domain: Option<&str>) -> Vec<usize> {
         let scopes = &self.rules.scopes;
         let first_with = |want: &dyn Fn(&ScopeKey) -> bool| {
-            scopes
-                .iter()
-                .position(|s| s.keys.iter().any(|k| want(k)))
+            scopes.iter().position(|s| s.keys.iter().any(|k| want(k)))
         };
         let mut order: Vec<usize> = Vec::new();
         let mut push = |s: usize| {
@@ -106,16 +104,37 @@ impl Reference {
         order
     }
 
+    /// True when rule `r` accepts the initial status and its regex matches
+    /// `text` anywhere.
+    fn fires(&self, r: usize, text: &str, initial: Option<Status>) -> bool {
+        self.rules.rules[r].accepts_initial(initial) && self.regexes[r].is_match(text.as_bytes())
+    }
+
     /// The first rule of scope `scope`, in source order, that accepts the
     /// initial status and whose regex matches `text`.
-    pub fn first_in_scope(&self, scope: usize, text: &str, initial: Option<Status>) -> Option<&Rule> {
+    pub fn first_in_scope(
+        &self,
+        scope: usize,
+        text: &str,
+        initial: Option<Status>,
+    ) -> Option<&Rule> {
         self.rules.scopes[scope]
             .rules
             .iter()
+            .find(|&&r| self.fires(r, text, initial))
             .map(|&r| &self.rules.rules[r])
-            .find(|rule| {
-                rule.accepts_initial(initial) && self.regexes[rule.id].is_match(text.as_bytes())
-            })
+    }
+
+    /// Every rule of scope `scope`, in source order, that accepts the
+    /// initial status and whose regex matches `text`: the first one fires,
+    /// the others would fire next.
+    pub fn all_in_scope(&self, scope: usize, text: &str, initial: Option<Status>) -> Vec<&Rule> {
+        self.rules.scopes[scope]
+            .rules
+            .iter()
+            .filter(|&&r| self.fires(r, text, initial))
+            .map(|&r| &self.rules.rules[r])
+            .collect()
     }
 
     /// Classifies one bounce.
@@ -212,8 +231,7 @@ pub fn corpus_files() -> Vec<PathBuf> {
 pub fn read_corpus(path: &Path) -> mxrules::corpus::Corpus {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    mxrules::corpus::Corpus::from_yaml(&text)
-        .unwrap_or_else(|e| panic!("{}:{e}", path.display()))
+    mxrules::corpus::Corpus::from_yaml(&text).unwrap_or_else(|e| panic!("{}:{e}", path.display()))
 }
 
 /// `../shared/corpus`, where the shared corpora live when present.
@@ -284,8 +302,8 @@ pub fn field_manual(test: &str) -> Option<FieldManual> {
         .collect();
     files.sort();
     let json = |p: &Path| -> serde_json::Value {
-        let text =
-            std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+        let text = std::fs::read_to_string(p)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     };
     let mut manual = FieldManual::default();
