@@ -363,6 +363,9 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
             bytes.len() as u64 - total
         )));
     }
+    if u32_at(bytes, 28) != 0 {
+        return Err(corrupt("reserved header bytes are not zero"));
+    }
     let expected = u32_at(bytes, 24);
     let found = crc32fast::hash(&bytes[32..]);
     if expected != found {

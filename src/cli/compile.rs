@@ -7,6 +7,9 @@ use super::{Color, Exit, fail, print_stdout};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Rules files or directories (the same as `--rules`).
+    #[arg(value_name = "PATH")]
+    paths: Vec<std::path::PathBuf>,
     #[command(flatten)]
     rules: RulesArgs,
     /// Write the compiled file here (atomically: a temporary file, then a rename).
@@ -26,7 +29,10 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args, color: Color) -> Exit {
+pub fn run(mut args: Args, color: Color) -> Exit {
+    if !args.paths.is_empty() {
+        args.rules.rules = std::mem::take(&mut args.paths);
+    }
     let (classifier, stats) = match args.rules.classifier(color) {
         Ok(c) => c,
         Err(e) => return e,
