@@ -128,6 +128,10 @@ pub struct Report {
 
 type Dfa = dense::DFA<Vec<u32>>;
 
+/// The most earlier rules a shadowing question combines into one DFA; more
+/// is reported as undecided rather than risking a blow-up.
+const MAX_UNION: usize = 16;
+
 fn build(patterns: &[String], limit: usize) -> Option<Dfa> {
     dense::Builder::new()
         .configure(
@@ -142,14 +146,107 @@ fn build(patterns: &[String], limit: usize) -> Option<Dfa> {
         .ok()
 }
 
-fn start_of(dfa: &Dfa) -> Option<StateID> {
-    dfa.start_state(&start::Config::new().anchored(Anchored::No))
-        .ok()
+/// A DFA's reachable states, renumbered densely, with one transition per
+/// byte class: the form the product walks run on.
+struct Graph {
+    classes: [u8; 256],
+    alphabet: usize,
+    /// `trans[state * alphabet + class]`.
+    trans: Vec<u32>,
+    /// The state is a match state (a match ended just before its byte).
+    matched: Vec<bool>,
+    /// The end of input taken from this state is a match.
+    eoi: Vec<bool>,
+    /// No match can ever come from this state.
+    dead: Vec<bool>,
+    start: u32,
 }
 
-/// The bytes worth trying from a pair of DFAs: one byte per pair of byte
-/// classes, the most readable one (letters, digits, space, punctuation).
-fn alphabet(a: &Dfa, b: Option<&Dfa>) -> Vec<u8> {
+impl Graph {
+    fn new(dfa: &Dfa, max_states: usize) -> Option<Graph> {
+        let start = dfa.start_state(&start::Config::new().anchored(Anchored::No)).ok()?;
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let c = dfa.byte_classes().get(b);
+            classes[usize::from(b)] = c;
+            if usize::from(c) == reps.len() {
+                reps.push(b);
+            }
+        }
+        let alphabet = reps.len();
+        let mut index: HashMap<StateID, u32> = HashMap::from([(start, 0)]);
+        let mut order = vec![start];
+        let mut trans = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let s = order[i];
+            for &b in &reps {
+                let n = dfa.next_state(s, b);
+                let next = match index.get(&n) {
+                    Some(&k) => k,
+                    None => {
+                        if order.len() >= max_states {
+                            return None;
+                        }
+                        let k = u32::try_from(order.len()).ok()?;
+                        index.insert(n, k);
+                        order.push(n);
+                        k
+                    }
+                };
+                trans.push(next);
+            }
+            i += 1;
+        }
+        Some(Graph {
+            classes,
+            alphabet,
+            trans,
+            matched: order.iter().map(|&s| dfa.is_match_state(s)).collect(),
+            eoi: order.iter().map(|&s| dfa.is_match_state(dfa.next_eoi_state(s))).collect(),
+            dead: order.iter().map(|&s| dfa.is_dead_state(s)).collect(),
+            start: 0,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.matched.len()
+    }
+
+    /// A graph that matches nothing.
+    fn never() -> Graph {
+        Graph {
+            classes: [0; 256],
+            alphabet: 1,
+            trans: vec![0],
+            matched: vec![false],
+            eoi: vec![false],
+            dead: vec![true],
+            start: 0,
+        }
+    }
+
+    /// True when the regex matches somewhere in `hay`.
+    fn accepts(&self, hay: &[u8]) -> bool {
+        let mut s = self.start;
+        for &b in hay {
+            s = self.next(s, self.classes[usize::from(b)]);
+            if self.matched[s as usize] {
+                return true;
+            }
+        }
+        self.eoi[s as usize]
+    }
+
+    fn next(&self, s: u32, class: u8) -> u32 {
+        self.trans[s as usize * self.alphabet + usize::from(class)]
+    }
+}
+
+/// Bytes in the order witnesses should prefer them: letters, digits,
+/// space, punctuation, then the rest.
+fn byte_preference() -> Vec<u8> {
     let mut order: Vec<u8> = Vec::with_capacity(256);
     order.extend(b'a'..=b'z');
     order.extend(b'A'..=b'Z');
@@ -157,18 +254,7 @@ fn alphabet(a: &Dfa, b: Option<&Dfa>) -> Vec<u8> {
     order.push(b' ');
     order.extend((0x21u8..0x7f).filter(|c| !c.is_ascii_alphanumeric()));
     order.extend((0u8..=255).filter(|c| !(0x20..0x7f).contains(c)));
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for byte in order {
-        let key = (
-            a.byte_classes().get(byte),
-            b.map_or(0, |b| b.byte_classes().get(byte)),
-        );
-        if seen.insert(key) {
-            out.push(byte);
-        }
-    }
-    out
+    order
 }
 
 /// What a product walk is looking for.
@@ -186,86 +272,86 @@ enum Walk {
     TooBig,
 }
 
-/// Breadth-first walk of the product of two DFAs (with "has matched" flags,
-/// since a rule matches if its regex matches anywhere). The shortest reply
-/// reaching the goal is returned.
-fn walk(a: &Dfa, b: &Dfa, goal: Goal, budget: usize) -> Walk {
-    let (Some(sa), Some(sb)) = (start_of(a), start_of(b)) else {
+/// Breadth-first walk of the product of two DFAs, with "has matched" flags
+/// (a rule matches if its regex matches anywhere). The first reply found
+/// reaching the goal is a shortest one.
+fn walk(a: &Graph, b: &Graph, goal: Goal, budget: usize) -> Walk {
+    let (na, nb) = (a.len(), b.len());
+    let Some(size) = na.checked_mul(nb).and_then(|n| n.checked_mul(4)) else { return Walk::TooBig };
+    if size > budget.saturating_mul(64) {
         return Walk::TooBig;
-    };
-    let bytes = alphabet(a, Some(b));
-    type Node = (StateID, StateID, bool, bool);
-    let mut parent: HashMap<Node, Option<(Node, u8)>> = HashMap::new();
-    let mut queue = VecDeque::new();
-    let start: Node = (sa, sb, false, false);
-    parent.insert(start, None);
-    queue.push_back(start);
-    let path = |parent: &HashMap<Node, Option<(Node, u8)>>, mut n: Node| {
-        let mut out = Vec::new();
-        while let Some(Some((p, byte))) = parent.get(&n) {
-            out.push(*byte);
-            n = *p;
+    }
+    // One readable byte per pair of classes.
+    let mut seen = vec![false; a.alphabet * b.alphabet];
+    let mut bytes: Vec<(u8, u8, u8)> = Vec::new();
+    for byte in byte_preference() {
+        let (ca, cb) = (a.classes[usize::from(byte)], b.classes[usize::from(byte)]);
+        let k = usize::from(ca) * b.alphabet + usize::from(cb);
+        if !seen[k] {
+            seen[k] = true;
+            bytes.push((byte, ca, cb));
         }
-        out.reverse();
-        out
-    };
-    while let Some(node) = queue.pop_front() {
-        let (x, y, ma, mb) = node;
-        // End of input here?
-        let ea = ma || a.is_match_state(a.next_eoi_state(x));
-        let eb = mb || b.is_match_state(b.next_eoi_state(y));
-        let at_end = match goal {
+    }
+    let node = |x: u32, y: u32, ma: bool, mb: bool| ((x as usize * nb + y as usize) << 2) | (usize::from(ma) << 1) | usize::from(mb);
+    const UNSEEN: u32 = u32::MAX;
+    let mut parent = vec![UNSEEN; size];
+    let mut via = vec![0u8; size];
+    let mut queue = VecDeque::new();
+    let start = node(a.start, b.start, false, false);
+    parent[start] = start as u32;
+    queue.push_back(start);
+    let mut visited = 1usize;
+    while let Some(n) = queue.pop_front() {
+        let (ma, mb) = (n & 2 != 0, n & 1 != 0);
+        let xy = n >> 2;
+        let (x, y) = ((xy / nb) as u32, (xy % nb) as u32);
+        let ea = ma || a.eoi[x as usize];
+        let eb = mb || b.eoi[y as usize];
+        let reached = match goal {
             Goal::Both => ea && eb,
             Goal::FirstOnly => ea && !eb,
         };
-        if at_end {
-            return Walk::Found(path(&parent, node));
+        if reached {
+            let mut out = Vec::new();
+            let mut cur = n;
+            while parent[cur] as usize != cur {
+                out.push(via[cur]);
+                cur = parent[cur] as usize;
+            }
+            out.reverse();
+            return Walk::Found(out);
         }
-        for &byte in &bytes {
-            let nx = a.next_state(x, byte);
-            let ny = b.next_state(y, byte);
-            let na = ma || a.is_match_state(nx);
-            let nb = mb || b.is_match_state(ny);
-            if goal == Goal::FirstOnly && nb {
+        for &(byte, ca, cb) in &bytes {
+            let nx = a.next(x, ca);
+            let ny = b.next(y, cb);
+            let na_ = ma || a.matched[nx as usize];
+            let nb_ = mb || b.matched[ny as usize];
+            if goal == Goal::FirstOnly && nb_ {
                 continue; // the second matched: no reply through here counts
             }
-            let dead_a = !na && a.is_dead_state(nx);
-            let dead_b = !nb && b.is_dead_state(ny);
-            if dead_a || (goal == Goal::Both && dead_b) {
+            if (!na_ && a.dead[nx as usize]) || (goal == Goal::Both && !nb_ && b.dead[ny as usize]) {
                 continue;
             }
-            let next: Node = (nx, ny, na, nb);
-            if parent.contains_key(&next) {
+            let m = node(nx, ny, na_, nb_);
+            if parent[m] != UNSEEN {
                 continue;
             }
-            parent.insert(next, Some((node, byte)));
-            if parent.len() > budget {
+            parent[m] = n as u32;
+            via[m] = byte;
+            visited += 1;
+            if visited > budget {
                 return Walk::TooBig;
             }
-            queue.push_back(next);
+            queue.push_back(m);
         }
     }
     Walk::None
 }
 
 /// True when the DFA matches some input.
-fn matches_something(a: &Dfa) -> bool {
-    let Some(s) = start_of(a) else { return true };
-    let bytes = alphabet(a, None);
-    let mut seen = HashSet::from([s]);
-    let mut queue = VecDeque::from([s]);
-    while let Some(x) = queue.pop_front() {
-        if a.is_match_state(x) || a.is_match_state(a.next_eoi_state(x)) {
-            return true;
-        }
-        for &byte in &bytes {
-            let n = a.next_state(x, byte);
-            if !a.is_dead_state(n) && seen.insert(n) {
-                queue.push_back(n);
-            }
-        }
-    }
-    false
+fn matches_something(g: &Graph) -> bool {
+    // Every state of a graph is reachable, so one matching state suffices.
+    g.matched.iter().zip(&g.eoi).any(|(m, e)| *m || *e)
 }
 
 /// The literal text a regex must start with, when it is anchored with `^`
@@ -362,12 +448,18 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
     let mut report = Report::default();
     report.stats.rules = rules.rules.len();
     let limit = opts.dfa_size_limit;
-    let dfas: Vec<Option<Dfa>> = rules
+    let max_states = opts.state_budget.max(100_000);
+    let dfas: Vec<Option<Graph>> = rules
         .rules
         .iter()
-        .map(|r| build(&[pattern(r)], limit))
+        .map(|r| build(&[pattern(r)], limit).and_then(|d| Graph::new(&d, max_states)))
         .collect();
-    let classifier = Classifier::new(rules.clone()).ok();
+    // Only examples need the whole rule set compiled.
+    let classifier = if rules.rules.iter().any(|r| !r.examples.is_empty()) {
+        Classifier::new(rules.clone()).ok()
+    } else {
+        None
+    };
 
     for scope in &rules.scopes {
         let ids: &[RuleId] = &scope.rules;
@@ -384,6 +476,15 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             let Some(rule) = rules.rules.get(rk) else {
                 continue;
             };
+            if matches!(dfas.get(rk), Some(None)) {
+                report.stats.undecided += 1;
+                report.findings.push(Finding::Undecided {
+                    rule: rk,
+                    other: None,
+                    question: "analysis",
+                });
+                continue;
+            }
             if let Some(Some(d)) = dfas.get(rk)
                 && !matches_something(d)
             {
@@ -471,18 +572,41 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             };
             let mut all = true;
             let mut undecided = false;
+            // A shortest reply of the rule: when no earlier rule matches it,
+            // the rule is not shadowed, and no union needs to be built.
+            let shortest = match walk(dk, &Graph::never(), Goal::FirstOnly, opts.state_budget) {
+                Walk::Found(w) => Some(w),
+                _ => None,
+            };
             for s in reps.iter().copied().filter(|s| rule_k.accepts_initial(*s)) {
-                let earlier: Vec<String> = cover
+                let earlier_ids: Vec<RuleId> = cover
                     .iter()
-                    .filter_map(|&ri| rules.rules.get(ri))
-                    .filter(|r| r.accepts_initial(s))
-                    .map(pattern)
+                    .copied()
+                    .filter(|&ri| rules.rules.get(ri).is_some_and(|r| r.accepts_initial(s)))
                     .collect();
-                if earlier.is_empty() {
+                let graph = |ri: RuleId| dfas.get(ri).and_then(Option::as_ref);
+                let matches_shortest = |ri: RuleId| match (&shortest, graph(ri)) {
+                    (Some(w), Some(g)) => g.accepts(w),
+                    _ => true,
+                };
+                if !earlier_ids.iter().any(|&ri| matches_shortest(ri)) {
                     all = false;
                     break;
                 }
-                let Some(union) = build(&earlier, limit) else {
+                // Covered by one earlier rule alone?
+                let single = earlier_ids.iter().any(|&ri| {
+                    graph(ri).is_some_and(|g| matches!(walk(dk, g, Goal::FirstOnly, opts.state_budget), Walk::None))
+                });
+                if single {
+                    continue;
+                }
+                if earlier_ids.len() > MAX_UNION {
+                    undecided = true;
+                    all = false;
+                    break;
+                }
+                let earlier: Vec<String> = earlier_ids.iter().filter_map(|&ri| rules.rules.get(ri)).map(pattern).collect();
+                let Some(union) = build(&earlier, limit).and_then(|d| Graph::new(&d, max_states)) else {
                     undecided = true;
                     all = false;
                     break;

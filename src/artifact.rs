@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::Classifier;
 use crate::model::RuleSet;
-use crate::tables::{CompiledScope, Selector, Shard, Tables};
+use crate::tables::{CompiledScope, Prefilter, Selector, Shard, Tables};
 
 /// The first bytes of every compiled file.
 pub const MAGIC: &[u8; 8] = b"MXRULES\0";
@@ -149,6 +149,9 @@ struct ShardEntry {
 struct ScopeEntry {
     name: String,
     shards: Vec<ShardEntry>,
+    heavy: Vec<ShardEntry>,
+    literals: Vec<(Vec<u8>, Vec<u32>)>,
+    always: Vec<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -182,7 +185,7 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
     let mut blobs: Vec<Vec<Vec<u8>>> = Vec::new();
     for scope in &tables.scopes {
         let mut v = Vec::new();
-        for shard in &scope.shards {
+        for shard in scope.shards.iter().chain(&scope.heavy) {
             let (bytes, pad) = shard.dfa.to_bytes_little_endian();
             v.push(bytes[pad..].to_vec());
         }
@@ -193,18 +196,22 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
     let mut scopes = Vec::new();
     let mut rel = 0u64;
     for (scope, b) in tables.scopes.iter().zip(&blobs) {
-        let mut shards = Vec::new();
-        for (shard, blob) in scope.shards.iter().zip(b) {
-            shards.push(ShardEntry {
+        let mut entries = Vec::new();
+        for (shard, blob) in scope.shards.iter().chain(&scope.heavy).zip(b) {
+            entries.push(ShardEntry {
                 offset: rel,
                 len: blob.len() as u64,
                 rules: shard.rules.clone(),
             });
             rel += (blob.len() + pad8(blob.len())) as u64;
         }
+        let heavy = entries.split_off(scope.shards.len());
         scopes.push(ScopeEntry {
             name: scope.name.clone(),
-            shards,
+            shards: entries,
+            heavy,
+            literals: scope.prefilter.literals.clone(),
+            always: scope.prefilter.always.clone(),
         });
     }
     let contents = Contents {
@@ -328,6 +335,36 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+fn read_shards<'a>(
+    bytes: &'a [u8],
+    data_start: usize,
+    entries: &[ShardEntry],
+    scope: &str,
+    nrules: usize,
+) -> Result<Vec<Shard<&'a [u32]>>, ArtifactError> {
+    let mut shards = Vec::with_capacity(entries.len());
+    for e in entries {
+        let start = usize::try_from(e.offset)
+            .ok()
+            .and_then(|o| o.checked_add(data_start))
+            .ok_or_else(|| corrupt("DFA offset out of range"))?;
+        let end = usize::try_from(e.len)
+            .ok()
+            .and_then(|l| start.checked_add(l))
+            .ok_or_else(|| corrupt("DFA length out of range"))?;
+        let blob = bytes.get(start..end).ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
+        let (dfa, _) = dense::DFA::from_bytes(blob).map_err(|err| corrupt(format!("DFA of scope `{scope}`: {err}")))?;
+        if e.rules.iter().any(|&r| r >= nrules) {
+            return Err(corrupt("a DFA refers to a rule that does not exist"));
+        }
+        if Automaton::pattern_len(&dfa) != e.rules.len() {
+            return Err(corrupt("a DFA's patterns do not match its rules"));
+        }
+        shards.push(Shard { dfa, rules: e.rules.clone() });
+    }
+    Ok(shards)
+}
+
 /// Verifies a compiled file and builds a classifier that reads its DFAs in
 /// place. `bytes` must start 8-byte aligned (use [`AlignedBytes`]).
 pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
@@ -386,35 +423,21 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
     }
     let mut scopes = Vec::with_capacity(contents.scopes.len());
     for s in &contents.scopes {
-        let mut shards = Vec::with_capacity(s.shards.len());
-        for e in &s.shards {
-            let start = usize::try_from(e.offset)
-                .ok()
-                .and_then(|o| o.checked_add(data_start))
-                .ok_or_else(|| corrupt("DFA offset out of range"))?;
-            let end = usize::try_from(e.len)
-                .ok()
-                .and_then(|l| start.checked_add(l))
-                .ok_or_else(|| corrupt("DFA length out of range"))?;
-            let blob = bytes
-                .get(start..end)
-                .ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
-            let (dfa, _) = dense::DFA::from_bytes(blob)
-                .map_err(|err| corrupt(format!("DFA of scope `{}`: {err}", s.name)))?;
-            if e.rules.iter().any(|&r| r >= nrules) {
-                return Err(corrupt("a DFA refers to a rule that does not exist"));
-            }
-            if Automaton::pattern_len(&dfa) != e.rules.len() {
-                return Err(corrupt("a DFA's patterns do not match its rules"));
-            }
-            shards.push(Shard {
-                dfa,
-                rules: e.rules.clone(),
-            });
+        let shards = read_shards(bytes, data_start, &s.shards, &s.name, nrules)?;
+        let heavy = read_shards(bytes, data_start, &s.heavy, &s.name, nrules)?;
+        if heavy.iter().any(|h| h.rules.len() != 1) {
+            return Err(corrupt("a heavy rule's DFA holds more than one rule"));
         }
+        let nheavy = heavy.len();
+        if s.literals.iter().flat_map(|(_, o)| o).chain(&s.always).any(|&i| i as usize >= nheavy) {
+            return Err(corrupt("the prefilter refers to a rule that does not exist"));
+        }
+        let prefilter = Prefilter::new(s.literals.clone(), s.always.clone()).map_err(corrupt)?;
         scopes.push(CompiledScope {
             name: s.name.clone(),
             shards,
+            heavy,
+            prefilter,
         });
     }
     let in_range = |v: &[(String, usize)]| v.iter().all(|(_, i)| *i < nscopes);

@@ -72,50 +72,127 @@ impl<T: AsRef<[u32]>> Shard<T> {
     }
 }
 
-/// A scope compiled: its shards in rule order.
+/// Literals that say which heavy rules can match a reply.
+///
+/// Every match of a heavy rule contains one of its literals (ASCII case
+/// ignored); a heavy rule with no such literal is always a candidate.
+#[derive(Clone, Debug, Default)]
+pub struct Prefilter {
+    /// The literals, lowercase, and for each the heavy rules (indexes into
+    /// [`CompiledScope::heavy`]) it stands for.
+    pub literals: Vec<(Vec<u8>, Vec<u32>)>,
+    /// Heavy rules without a literal.
+    pub always: Vec<u32>,
+    searcher: Option<aho_corasick::AhoCorasick>,
+}
+
+impl PartialEq for Prefilter {
+    fn eq(&self, other: &Prefilter) -> bool {
+        self.literals == other.literals && self.always == other.always
+    }
+}
+
+impl Prefilter {
+    /// Builds the searcher over `literals`.
+    pub fn new(literals: Vec<(Vec<u8>, Vec<u32>)>, always: Vec<u32>) -> Result<Prefilter, String> {
+        let searcher = if literals.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(literals.iter().map(|(l, _)| l))
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        Ok(Prefilter {
+            literals,
+            always,
+            searcher,
+        })
+    }
+
+    /// The heavy rules that may match `hay`, ascending.
+    pub fn candidates(&self, hay: &[u8], out: &mut Vec<u32>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        if let Some(ac) = &self.searcher {
+            for m in ac.find_overlapping_iter(hay) {
+                if let Some((_, owners)) = self.literals.get(m.pattern().as_usize()) {
+                    out.extend_from_slice(owners);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// A scope compiled.
+///
+/// Rules whose automata combine well ("light": literal phrases, anchored
+/// codes) share multi-pattern DFAs (`shards`, each a run of them in source
+/// order). Rules that would multiply a combined DFA's size ("heavy": a
+/// remembered prefix followed by an unbounded `.*`) get a DFA each
+/// (`heavy`, in source order), run only when the [`Prefilter`] finds one of
+/// their literals. The answer is the lowest-numbered rule that matches,
+/// whichever part it is in.
 #[derive(Clone, Debug)]
 pub struct CompiledScope<T: AsRef<[u32]> = Vec<u32>> {
     /// The header, for explanations: `mx ends with ".mail.ru"`.
     pub name: String,
     pub shards: Vec<Shard<T>>,
+    /// One single-rule DFA per heavy rule, in rule order.
+    pub heavy: Vec<Shard<T>>,
+    pub prefilter: Prefilter,
 }
 
 impl<T: AsRef<[u32]>> CompiledScope<T> {
     /// The first rule (in source order) that matches `hay` and accepts
     /// `initial`.
-    pub fn first_match(
-        &self,
-        rules: &[Rule],
-        hay: &[u8],
-        initial: Option<Status>,
-    ) -> Option<RuleId> {
+    pub fn first_match(&self, rules: &[Rule], hay: &[u8], initial: Option<Status>) -> Option<RuleId> {
+        let accepts = |r: RuleId| rules.get(r).is_some_and(|rule| rule.accepts_initial(initial));
+        let mut best: Option<RuleId> = None;
         for shard in &self.shards {
-            let mut best: Option<RuleId> = None;
             shard.for_each_match(hay, |r| {
-                if best.is_none_or(|b| r < b)
-                    && rules
-                        .get(r)
-                        .is_some_and(|rule| rule.accepts_initial(initial))
-                {
+                if best.is_none_or(|b| r < b) && accepts(r) {
                     best = Some(r);
                 }
             });
             if best.is_some() {
-                return best;
+                break; // later shards hold later light rules
             }
         }
-        None
+        if self.heavy.is_empty() {
+            return best;
+        }
+        let mut candidates = Vec::new();
+        self.prefilter.candidates(hay, &mut candidates);
+        for c in candidates {
+            let Some(shard) = self.heavy.get(c as usize) else { continue };
+            let Some(&r) = shard.rules.first() else { continue };
+            if best.is_some_and(|b| r > b) {
+                break;
+            }
+            if !accepts(r) {
+                continue;
+            }
+            let mut hit = false;
+            shard.for_each_match(hay, |_| hit = true);
+            if hit {
+                return Some(r);
+            }
+        }
+        best
     }
 
     /// Every rule that matches `hay` and accepts `initial`, in source order.
     pub fn all_matches(&self, rules: &[Rule], hay: &[u8], initial: Option<Status>) -> Vec<RuleId> {
         let mut out = Vec::new();
-        for shard in &self.shards {
+        for shard in self.shards.iter().chain(&self.heavy) {
             shard.for_each_match(hay, |r| {
-                if rules
-                    .get(r)
-                    .is_some_and(|rule| rule.accepts_initial(initial))
-                {
+                if rules.get(r).is_some_and(|rule| rule.accepts_initial(initial)) {
                     out.push(r);
                 }
             });
@@ -127,7 +204,7 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
 
     /// Bytes of DFA tables.
     pub fn memory_usage(&self) -> usize {
-        self.shards.iter().map(|s| s.dfa.memory_usage()).sum()
+        self.shards.iter().chain(&self.heavy).map(|s| s.dfa.memory_usage()).sum()
     }
 }
 

@@ -55,10 +55,11 @@ pub fn run(mut args: Args, color: Color) -> Exit {
         },
         Format::Human => {
             let mut o = format!(
-                "{} rules in {} scopes -> {} DFAs, {} bytes (largest {} bytes, cap {} bytes), {:.1} ms\n",
+                "{} rules in {} scopes -> {} combined DFAs and {} single-rule DFAs behind a literal prefilter, {} bytes (largest {} bytes, cap {} bytes), {:.1} ms\n",
                 stats.rules,
                 stats.scopes,
                 stats.shards,
+                stats.heavy_rules,
                 stats.dfa_bytes,
                 stats.largest_shard_bytes,
                 stats.dfa_size_limit,
