@@ -1181,3 +1181,34 @@ fn zz_debug_text() {
     let r = stress_set();
     for s in &r.scopes { eprintln!("{} {:?}", s.name(), s.rules); }
 }
+
+#[test]
+fn zz_bench() {
+    let rules = reference::shipped_rules();
+    let r = Reference::new(rules.clone());
+    let mut g = Generator::new(7, &rules, &[]);
+    let bs: Vec<Bounce> = (0..5000).map(|_| g.bounce()).collect();
+    let ns: Vec<_> = bs.iter().map(mxrules::classify::Normalized::new).collect();
+    let t = std::time::Instant::now();
+    for n in &ns { let _ = r.scopes_for(n.mx.as_deref(), n.rcpt_domain.as_deref()); }
+    eprintln!("scopes_for {:?}", t.elapsed() / 5000);
+    let t = std::time::Instant::now();
+    for n in &ns { let _ = r.classify_normalized(n); }
+    eprintln!("classify {:?}", t.elapsed() / 5000);
+    // regex set per scope
+    let sets: Vec<regex::bytes::RegexSet> = rules.scopes.iter().map(|s| regex::bytes::RegexSetBuilder::new(s.rules.iter().map(|&i| { let x = &rules.rules[i]; if x.case_insensitive { format!("(?i:{})", x.regex) } else { format!("(?:{})", x.regex) } })).unicode(false).build().unwrap()).collect();
+    let t = std::time::Instant::now();
+    for n in &ns { for s in r.scopes_for(n.mx.as_deref(), n.rcpt_domain.as_deref()) { let _ = sets[s].matches(n.reply.text.as_bytes()); } }
+    eprintln!("sets {:?}", t.elapsed() / 5000);
+    let c = Classifier::new(rules.clone()).unwrap();
+    let t = std::time::Instant::now();
+    for n in &ns { let _ = c.classify_normalized(n); }
+    eprintln!("compiled {:?}", t.elapsed() / 5000);
+    let t = std::time::Instant::now();
+    for b in &bs { let _ = mxrules::classify::Normalized::new(b); }
+    eprintln!("normalize {:?}", t.elapsed() / 5000);
+    let t = std::time::Instant::now();
+    for _ in 0..5000 { let _ = g.bounce(); }
+    eprintln!("gen {:?}", t.elapsed() / 5000);
+    eprintln!("rules {} scopes {}", rules.rules.len(), rules.scopes.len());
+}
