@@ -29,9 +29,35 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "mailbox", "unavailable", "user", "unknown", "recipient", "rejected", "blocked", "spam", "policy", "quota",
-    "exceeded", "disabled", "inactive", "account", "address", "invalid", "domain", "listed", "reputation",
-    "temporarily", "deferred", "rate", "limit", "message", "content", "virus", "relay", "denied", "access",
+    "mailbox",
+    "unavailable",
+    "user",
+    "unknown",
+    "recipient",
+    "rejected",
+    "blocked",
+    "spam",
+    "policy",
+    "quota",
+    "exceeded",
+    "disabled",
+    "inactive",
+    "account",
+    "address",
+    "invalid",
+    "domain",
+    "listed",
+    "reputation",
+    "temporarily",
+    "deferred",
+    "rate",
+    "limit",
+    "message",
+    "content",
+    "virus",
+    "relay",
+    "denied",
+    "access",
 ];
 
 const CODES: &[(&str, &str)] = &[
@@ -67,7 +93,9 @@ fn rule(rng: &mut Rng, n: usize) -> String {
 
 fn generated(scopes: usize, rules_per_scope: usize, seed: u64) -> String {
     let mut rng = Rng(seed);
-    let mut src = String::from("policy {\n    5.1.1 -> quarantine\n    5.*.* -> hard\n    4.*.* -> soft\n}\n\n");
+    let mut src = String::from(
+        "policy {\n    5.1.1 -> quarantine\n    5.*.* -> hard\n    4.*.* -> soft\n}\n\n",
+    );
     let mut n = 0;
     for s in 0..scopes {
         let _ = writeln!(src, "mx ends with \".isp{s}.example\" {{");
@@ -106,7 +134,10 @@ fn main() {
         Ok(parsed) => run("rules.d", &parsed),
         Err(e) => println!("rules.d: {e}"),
     }
-    let scopes: usize = std::env::var("MXBENCH_SCOPES").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let scopes: usize = std::env::var("MXBENCH_SCOPES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     let text = generated(scopes, 25, 7);
     if let Ok(path) = std::env::var("MXBENCH_WRITE") {
         let _ = std::fs::write(path, &text);

@@ -164,7 +164,9 @@ struct Graph {
 
 impl Graph {
     fn new(dfa: &Dfa, max_states: usize) -> Option<Graph> {
-        let start = dfa.start_state(&start::Config::new().anchored(Anchored::No)).ok()?;
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::No))
+            .ok()?;
         let mut classes = [0u8; 256];
         let mut reps: Vec<u8> = Vec::new();
         for b in 0..=255u8 {
@@ -204,7 +206,10 @@ impl Graph {
             alphabet,
             trans,
             matched: order.iter().map(|&s| dfa.is_match_state(s)).collect(),
-            eoi: order.iter().map(|&s| dfa.is_match_state(dfa.next_eoi_state(s))).collect(),
+            eoi: order
+                .iter()
+                .map(|&s| dfa.is_match_state(dfa.next_eoi_state(s)))
+                .collect(),
             dead: order.iter().map(|&s| dfa.is_dead_state(s)).collect(),
             start: 0,
         })
@@ -277,7 +282,9 @@ enum Walk {
 /// reaching the goal is a shortest one.
 fn walk(a: &Graph, b: &Graph, goal: Goal, budget: usize) -> Walk {
     let (na, nb) = (a.len(), b.len());
-    let Some(size) = na.checked_mul(nb).and_then(|n| n.checked_mul(4)) else { return Walk::TooBig };
+    let Some(size) = na.checked_mul(nb).and_then(|n| n.checked_mul(4)) else {
+        return Walk::TooBig;
+    };
     if size > budget.saturating_mul(64) {
         return Walk::TooBig;
     }
@@ -292,7 +299,9 @@ fn walk(a: &Graph, b: &Graph, goal: Goal, budget: usize) -> Walk {
             bytes.push((byte, ca, cb));
         }
     }
-    let node = |x: u32, y: u32, ma: bool, mb: bool| ((x as usize * nb + y as usize) << 2) | (usize::from(ma) << 1) | usize::from(mb);
+    let node = |x: u32, y: u32, ma: bool, mb: bool| {
+        ((x as usize * nb + y as usize) << 2) | (usize::from(ma) << 1) | usize::from(mb)
+    };
     const UNSEEN: u32 = u32::MAX;
     let mut parent = vec![UNSEEN; size];
     let mut via = vec![0u8; size];
@@ -329,7 +338,8 @@ fn walk(a: &Graph, b: &Graph, goal: Goal, budget: usize) -> Walk {
             if goal == Goal::FirstOnly && nb_ {
                 continue; // the second matched: no reply through here counts
             }
-            if (!na_ && a.dead[nx as usize]) || (goal == Goal::Both && !nb_ && b.dead[ny as usize]) {
+            if (!na_ && a.dead[nx as usize]) || (goal == Goal::Both && !nb_ && b.dead[ny as usize])
+            {
                 continue;
             }
             let m = node(nx, ny, na_, nb_);
@@ -595,7 +605,9 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                 }
                 // Covered by one earlier rule alone?
                 let single = earlier_ids.iter().any(|&ri| {
-                    graph(ri).is_some_and(|g| matches!(walk(dk, g, Goal::FirstOnly, opts.state_budget), Walk::None))
+                    graph(ri).is_some_and(|g| {
+                        matches!(walk(dk, g, Goal::FirstOnly, opts.state_budget), Walk::None)
+                    })
                 });
                 if single {
                     continue;
@@ -605,8 +617,13 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                     all = false;
                     break;
                 }
-                let earlier: Vec<String> = earlier_ids.iter().filter_map(|&ri| rules.rules.get(ri)).map(pattern).collect();
-                let Some(union) = build(&earlier, limit).and_then(|d| Graph::new(&d, max_states)) else {
+                let earlier: Vec<String> = earlier_ids
+                    .iter()
+                    .filter_map(|&ri| rules.rules.get(ri))
+                    .map(pattern)
+                    .collect();
+                let Some(union) = build(&earlier, limit).and_then(|d| Graph::new(&d, max_states))
+                else {
                     undecided = true;
                     all = false;
                     break;

@@ -352,15 +352,21 @@ fn read_shards<'a>(
             .ok()
             .and_then(|l| start.checked_add(l))
             .ok_or_else(|| corrupt("DFA length out of range"))?;
-        let blob = bytes.get(start..end).ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
-        let (dfa, _) = dense::DFA::from_bytes(blob).map_err(|err| corrupt(format!("DFA of scope `{scope}`: {err}")))?;
+        let blob = bytes
+            .get(start..end)
+            .ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
+        let (dfa, _) = dense::DFA::from_bytes(blob)
+            .map_err(|err| corrupt(format!("DFA of scope `{scope}`: {err}")))?;
         if e.rules.iter().any(|&r| r >= nrules) {
             return Err(corrupt("a DFA refers to a rule that does not exist"));
         }
         if Automaton::pattern_len(&dfa) != e.rules.len() {
             return Err(corrupt("a DFA's patterns do not match its rules"));
         }
-        shards.push(Shard { dfa, rules: e.rules.clone() });
+        shards.push(Shard {
+            dfa,
+            rules: e.rules.clone(),
+        });
     }
     Ok(shards)
 }
@@ -429,8 +435,15 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
             return Err(corrupt("a heavy rule's DFA holds more than one rule"));
         }
         let nheavy = heavy.len();
-        if s.literals.iter().flat_map(|(_, o)| o).chain(&s.always).any(|&i| i as usize >= nheavy) {
-            return Err(corrupt("the prefilter refers to a rule that does not exist"));
+        if s.literals
+            .iter()
+            .flat_map(|(_, o)| o)
+            .chain(&s.always)
+            .any(|&i| i as usize >= nheavy)
+        {
+            return Err(corrupt(
+                "the prefilter refers to a rule that does not exist",
+            ));
         }
         let prefilter = Prefilter::new(s.literals.clone(), s.always.clone()).map_err(corrupt)?;
         scopes.push(CompiledScope {

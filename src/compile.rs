@@ -26,8 +26,8 @@ use regex_automata::dfa::dense;
 use regex_automata::nfa::thompson;
 
 use crate::diag::{Code, Diagnostic};
-use crate::model::{RuleSet, ScopeKey, syntax_config};
 use crate::model::RuleId;
+use crate::model::{RuleSet, ScopeKey, syntax_config};
 use crate::tables::{CompiledScope, Prefilter, Selector, Shard, Tables};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -111,7 +111,9 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
     for scope in &rules.scopes {
         let (mut light, mut heavy_ids) = (Vec::new(), Vec::new());
         for &r in &scope.rules {
-            let Some(rule) = rules.rules.get(r) else { continue };
+            let Some(rule) = rules.rules.get(r) else {
+                continue;
+            };
             if is_heavy(rule) {
                 heavy_ids.push(r);
             } else {
@@ -123,7 +125,9 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         let mut literals: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
         let mut always = Vec::new();
         for &r in &heavy_ids {
-            let Some(rule) = rules.rules.get(r) else { continue };
+            let Some(rule) = rules.rules.get(r) else {
+                continue;
+            };
             match build(&[pattern(rule)], opts.dfa_size_limit) {
                 Ok(dfa) => {
                     let index = u32::try_from(heavy.len()).unwrap_or(u32::MAX);
@@ -138,7 +142,10 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                         }
                         None => always.push(index),
                     }
-                    heavy.push(Shard { dfa, rules: vec![r] });
+                    heavy.push(Shard {
+                        dfa,
+                        rules: vec![r],
+                    });
                 }
                 Err(e) => diags.push(too_big(rule, &e, opts.dfa_size_limit)),
             }
@@ -160,7 +167,9 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         for sh in shards.iter().chain(&heavy) {
             stats.largest_shard_bytes = stats.largest_shard_bytes.max(sh.dfa.memory_usage());
         }
-        stats.shard_rules.push((scope.name(), shards.iter().map(|s| s.rules.len()).collect()));
+        stats
+            .shard_rules
+            .push((scope.name(), shards.iter().map(|s| s.rules.len()).collect()));
         stats.heavy_rules += heavy.len();
         let compiled = CompiledScope {
             name: scope.name(),
@@ -200,14 +209,26 @@ fn too_big(rule: &crate::model::Rule, e: &dense::BuildError, limit: usize) -> Di
 
 /// Packs light rules, in order, into as few DFAs as fit under the cap:
 /// all of them at once when they fit, else runs grown by galloping.
-fn pack(rules: &RuleSet, ids: &[RuleId], opts: &Options, diags: &mut Vec<Diagnostic>) -> Vec<Shard> {
-    let patterns: Vec<String> = ids.iter().filter_map(|&r| rules.rules.get(r)).map(pattern).collect();
+fn pack(
+    rules: &RuleSet,
+    ids: &[RuleId],
+    opts: &Options,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Shard> {
+    let patterns: Vec<String> = ids
+        .iter()
+        .filter_map(|&r| rules.rules.get(r))
+        .map(pattern)
+        .collect();
     let mut shards = Vec::new();
     if patterns.is_empty() {
         return shards;
     }
     if let Ok(dfa) = build(&patterns, opts.dfa_size_limit) {
-        shards.push(Shard { dfa, rules: ids.to_vec() });
+        shards.push(Shard {
+            dfa,
+            rules: ids.to_vec(),
+        });
         return shards;
     }
     let mut i = 0;
@@ -265,13 +286,16 @@ pub fn is_heavy(rule: &crate::model::Rule) -> bool {
 
 fn heavy(h: &Hir) -> bool {
     match h.kind() {
-        HirKind::Concat(cs) => cs
-            .iter()
-            .enumerate()
-            .any(|(i, c)| heavy(c) || (i > 0 && cs[..i].iter().any(consumes) && broad_unbounded(c))),
+        HirKind::Concat(cs) => cs.iter().enumerate().any(|(i, c)| {
+            heavy(c) || (i > 0 && cs[..i].iter().any(consumes) && broad_unbounded(c))
+        }),
         HirKind::Alternation(cs) => cs.iter().any(heavy),
         HirKind::Capture(c) => heavy(&c.sub),
-        HirKind::Repetition(r) => heavy(&r.sub) || (r.max.is_none() && !matches!(r.sub.kind(), HirKind::Class(_) | HirKind::Literal(_))),
+        HirKind::Repetition(r) => {
+            heavy(&r.sub)
+                || (r.max.is_none()
+                    && !matches!(r.sub.kind(), HirKind::Class(_) | HirKind::Literal(_)))
+        }
         _ => false,
     }
 }
@@ -285,8 +309,20 @@ fn consumes(h: &Hir) -> bool {
 fn broad_unbounded(h: &Hir) -> bool {
     match h.kind() {
         HirKind::Repetition(r) if r.max.is_none() => match r.sub.kind() {
-            HirKind::Class(Class::Bytes(c)) => c.ranges().iter().map(|r| usize::from(r.end() - r.start()) + 1).sum::<usize>() >= 128,
-            HirKind::Class(Class::Unicode(c)) => c.ranges().iter().map(|r| r.end() as usize - r.start() as usize + 1).sum::<usize>() >= 128,
+            HirKind::Class(Class::Bytes(c)) => {
+                c.ranges()
+                    .iter()
+                    .map(|r| usize::from(r.end() - r.start()) + 1)
+                    .sum::<usize>()
+                    >= 128
+            }
+            HirKind::Class(Class::Unicode(c)) => {
+                c.ranges()
+                    .iter()
+                    .map(|r| r.end() as usize - r.start() as usize + 1)
+                    .sum::<usize>()
+                    >= 128
+            }
             _ => broad_unbounded(&r.sub),
         },
         HirKind::Repetition(r) => broad_unbounded(&r.sub),
@@ -305,7 +341,10 @@ pub fn required_literals(rule: &crate::model::Rule) -> Option<Vec<Vec<u8>>> {
     if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
     }
-    let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_ascii_lowercase()).collect();
+    let mut out: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
     out.sort();
     out.dedup();
     Some(out)

@@ -201,13 +201,15 @@ pub fn sort(diags: &mut [Diagnostic]) {
 
 /// The lines around `spans` of one file: the text, the number of its first
 /// line and the offset it starts at.
-struct Window<'a> {
-    text: &'a str,
+struct Window {
+    /// The lines, with each `\r` of a CRLF line ending shown as a space
+    /// (same length, so offsets hold).
+    text: String,
     first_line: usize,
     offset: usize,
 }
 
-fn window<'a>(text: &'a str, spans: &[Span]) -> Window<'a> {
+fn window(text: &str, spans: &[Span]) -> Window {
     let start = spans
         .iter()
         .map(|s| s.start as usize)
@@ -231,7 +233,10 @@ fn window<'a>(text: &'a str, spans: &[Span]) -> Window<'a> {
     let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
     let first_line = text[..line_start].bytes().filter(|&b| b == b'\n').count() + 1;
     Window {
-        text: &text[line_start..line_end],
+        text: text[line_start..line_end]
+            .replace("\r\n", " \n")
+            .trim_end_matches('\r')
+            .to_string(),
         first_line,
         offset: line_start,
     }
@@ -245,9 +250,9 @@ fn floor_char(text: &str, mut i: usize) -> usize {
     i
 }
 
-fn local(span: Span, w: &Window<'_>) -> std::ops::Range<usize> {
-    let s = floor_char(w.text, (span.start as usize).saturating_sub(w.offset));
-    let e = floor_char(w.text, (span.end as usize).saturating_sub(w.offset)).max(s);
+fn local(span: Span, w: &Window) -> std::ops::Range<usize> {
+    let s = floor_char(&w.text, (span.start as usize).saturating_sub(w.offset));
+    let e = floor_char(&w.text, (span.end as usize).saturating_sub(w.offset)).max(s);
     s..e
 }
 
@@ -288,7 +293,9 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
             .id(d.code.as_str());
         let mut elements: Vec<annotate_snippets::Element<'_>> = Vec::new();
         for (f, name, w) in &windows {
-            let mut snippet = Snippet::source(w.text).line_start(w.first_line).path(*name);
+            let mut snippet = Snippet::source(w.text.as_str())
+                .line_start(w.first_line)
+                .path(*name);
             if d.primary.span.file == *f {
                 snippet = snippet.annotation(
                     AnnotationKind::Primary

@@ -151,8 +151,17 @@ pub struct CompiledScope<T: AsRef<[u32]> = Vec<u32>> {
 impl<T: AsRef<[u32]>> CompiledScope<T> {
     /// The first rule (in source order) that matches `hay` and accepts
     /// `initial`.
-    pub fn first_match(&self, rules: &[Rule], hay: &[u8], initial: Option<Status>) -> Option<RuleId> {
-        let accepts = |r: RuleId| rules.get(r).is_some_and(|rule| rule.accepts_initial(initial));
+    pub fn first_match(
+        &self,
+        rules: &[Rule],
+        hay: &[u8],
+        initial: Option<Status>,
+    ) -> Option<RuleId> {
+        let accepts = |r: RuleId| {
+            rules
+                .get(r)
+                .is_some_and(|rule| rule.accepts_initial(initial))
+        };
         let mut best: Option<RuleId> = None;
         for shard in &self.shards {
             shard.for_each_match(hay, |r| {
@@ -170,8 +179,12 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
         let mut candidates = Vec::new();
         self.prefilter.candidates(hay, &mut candidates);
         for c in candidates {
-            let Some(shard) = self.heavy.get(c as usize) else { continue };
-            let Some(&r) = shard.rules.first() else { continue };
+            let Some(shard) = self.heavy.get(c as usize) else {
+                continue;
+            };
+            let Some(&r) = shard.rules.first() else {
+                continue;
+            };
             if best.is_some_and(|b| r > b) {
                 break;
             }
@@ -192,7 +205,10 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
         let mut out = Vec::new();
         for shard in self.shards.iter().chain(&self.heavy) {
             shard.for_each_match(hay, |r| {
-                if rules.get(r).is_some_and(|rule| rule.accepts_initial(initial)) {
+                if rules
+                    .get(r)
+                    .is_some_and(|rule| rule.accepts_initial(initial))
+                {
                     out.push(r);
                 }
             });
@@ -204,7 +220,11 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
 
     /// Bytes of DFA tables.
     pub fn memory_usage(&self) -> usize {
-        self.shards.iter().chain(&self.heavy).map(|s| s.dfa.memory_usage()).sum()
+        self.shards
+            .iter()
+            .chain(&self.heavy)
+            .map(|s| s.dfa.memory_usage())
+            .sum()
     }
 }
 

@@ -319,7 +319,6 @@ fn help_and_version() {
 
 /// Bug: the summary says "1 rules".
 #[test]
-#[ignore = "bug: the summary of `check` says `1 rules`"]
 fn summary_counts_one_rule() {
     let r = mxrules(&["check", "tests/cases/W004.rules"]);
     assert!(

@@ -529,7 +529,6 @@ fn no_whitespace_is_needed_between_most_tokens() {
 /// includes the body of a regex, whose trailing spaces are part of it: the
 /// value of `/^421 /` is `^421 ` but its span covers `^421` only.
 #[test]
-#[ignore = "bug: a regex body's span loses its trailing white space"]
 fn regex_span_includes_trailing_whitespace() {
     let src = "global { /^421 / -> 4.7.0 }";
     let file = parse_ok(src);

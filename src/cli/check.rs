@@ -69,6 +69,12 @@ pub fn run(args: Args, color: Color) -> Exit {
         };
         let report = mxrules::analysis::analyse(rules, &opts);
         diags.extend(report.diagnostics);
+        // Rules too big for a DFA are found by compiling.
+        if let Err(errors) =
+            mxrules::compile::compile(rules.clone(), &mxrules::compile::Options::default())
+        {
+            diags.extend(errors);
+        }
         analysis_stats = Some(report.stats);
         diag::sort(&mut diags);
     }
@@ -110,7 +116,8 @@ pub fn run(args: Args, color: Color) -> Exit {
                 print_stderr(&format!("checked {file_count} {files}: {summary}\n"));
             } else {
                 print_stderr(&format!(
-                    "checked {file_count} {files}, {rules} rules: {summary}\n"
+                    "checked {file_count} {files}, {rules} {}: {summary}\n",
+                    if rules == 1 { "rule" } else { "rules" }
                 ));
             }
         }

@@ -26,8 +26,13 @@ impl Ctx<'_> {
         Span::new(self.file, s.start(), s.end() - trimmed)
     }
 
+    /// The text of an atomic pair and its exact span (a regex may end in spaces).
     fn spanned(&self, p: &Pair<'_, Rule>) -> Spanned<String> {
-        Spanned::new(p.as_str().to_string(), self.span(p))
+        let s = p.as_span();
+        Spanned::new(
+            p.as_str().to_string(),
+            Span::new(self.file, s.start(), s.end()),
+        )
     }
 
     /// The inner pairs of `p`, with comments taken out and kept.

@@ -59,6 +59,7 @@ fn describe(r: &Rule) -> &'static str {
         Rule::word => "a verdict or a category",
         Rule::string => "a quoted string",
         Rule::string_body => "the text of a string",
+        Rule::string_end => "`\"` to close the string",
         Rule::arrow => "`->`",
         Rule::open_brace => "`{`",
         Rule::close_brace => "`}`",
@@ -133,7 +134,9 @@ pub(super) fn error_to_diagnostic(file: FileId, text: &str, e: &Error<Rule>) -> 
             // Inside a regex or a string the only way forward is to close it.
             let unterminated_regex =
                 positives.contains(&Rule::regex_end) || positives.contains(&Rule::regex_body);
-            let unterminated_string = positives.contains(&Rule::string_body) && !unterminated_regex;
+            let unterminated_string = positives.contains(&Rule::string_end) && !unterminated_regex;
+            let bad_escape =
+                unterminated_string && text.get(pos..).is_some_and(|r| r.starts_with('\\'));
             if expected.is_empty() {
                 expected.push("something else");
             }
@@ -148,6 +151,12 @@ pub(super) fn error_to_diagnostic(file: FileId, text: &str, e: &Error<Rule>) -> 
                 d.message = String::from("unterminated regex");
                 d.primary.text = String::from("the regex needs a closing `/` on this line");
                 d = d.with_help("write `\\/` for a slash inside a regex");
+            } else if bad_escape {
+                let esc: String = text.get(pos..).unwrap_or("").chars().take(2).collect();
+                d.message = format!("unknown escape `{esc}` in a string");
+                d.primary.span = Span::new(file, pos, pos + esc.len());
+                d.primary.text = String::from("not an escape");
+                d = d.with_help("the only escapes in a string are `\\\"` and `\\\\`");
             } else if unterminated_string {
                 d.message = String::from("unterminated string");
                 d.primary.text = String::from("the string needs a closing `\"` on this line");
