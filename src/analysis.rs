@@ -41,7 +41,7 @@ use crate::classify::{Bounce, Classifier};
 use crate::compile::pattern;
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Rule, RuleId, RuleSet, ScopeKey, syntax_config};
-use crate::status::{Part, Status, StatusPattern};
+use crate::status::{Category, Part, Status, StatusPattern};
 
 /// Analysis settings.
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ pub enum Finding {
         winner: RuleId,
         loser: RuleId,
         witness: Vec<u8>,
-        initial: Option<Status>,
+        initial: Cond,
     },
     Duplicate {
         rule: RuleId,
@@ -94,7 +94,7 @@ pub enum Finding {
         specific: RuleId,
         global: RuleId,
         witness: Vec<u8>,
-        initial: Option<Status>,
+        initial: Cond,
     },
     Undecided {
         rule: RuleId,
@@ -413,9 +413,33 @@ fn prefixes_disjoint(a: &Rule, b: &Rule) -> bool {
     }
 }
 
+/// The conditions a bounce can arrive with: its initial status and the
+/// category its MTA reported.
+pub type Cond = (Option<Status>, Option<Category>);
+
+/// Conditions that stand for every class of conditions the rules can tell
+/// apart: statuses from the patterns (plus "no status"), crossed with "no
+/// category" and each category a `reported` clause names.
+fn representatives(patterns: &[&StatusPattern], categories: &[Category]) -> Vec<Cond> {
+    let statuses = representative_statuses(patterns);
+    let mut cats: Vec<Option<Category>> = vec![None];
+    for c in categories {
+        if !cats.contains(&Some(*c)) {
+            cats.push(Some(*c));
+        }
+    }
+    let mut out = Vec::with_capacity(statuses.len() * cats.len());
+    for s in &statuses {
+        for c in &cats {
+            out.push((*s, *c));
+        }
+    }
+    out
+}
+
 /// Statuses that stand for every class of statuses the patterns can tell
-/// apart (plus "no status" when `with_none`).
-fn representatives(patterns: &[&StatusPattern], with_none: bool) -> Vec<Option<Status>> {
+/// apart, "no status" first.
+fn representative_statuses(patterns: &[&StatusPattern]) -> Vec<Option<Status>> {
     let mut subjects: Vec<u16> = patterns
         .iter()
         .filter_map(|p| match p.subject {
@@ -438,10 +462,7 @@ fn representatives(patterns: &[&StatusPattern], with_none: bool) -> Vec<Option<S
     details.extend(fresh_detail);
     details.sort_unstable();
     details.dedup();
-    let mut out = Vec::new();
-    if with_none {
-        out.push(None);
-    }
+    let mut out = vec![None];
     for class in [2u8, 4, 5] {
         for &s in &subjects {
             for &d in &details {
@@ -478,7 +499,12 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
             .filter_map(|&r| rules.rules.get(r))
             .flat_map(|r| r.initial.iter())
             .collect();
-        let reps = representatives(&all_patterns, true);
+        let all_categories: Vec<Category> = ids
+            .iter()
+            .filter_map(|&r| rules.rules.get(r))
+            .flat_map(|r| r.reported.iter().copied())
+            .collect();
+        let reps = representatives(&all_patterns, &all_categories);
         let mut dead = HashSet::new();
         let mut duplicate = HashSet::new();
         // Dead and duplicate rules.
@@ -534,7 +560,7 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                 let Some(initial) = reps
                     .iter()
                     .copied()
-                    .find(|s| rule_i.accepts_initial(*s) && rule_k.accepts_initial(*s))
+                    .find(|s| rule_i.accepts(s.0, s.1) && rule_k.accepts(s.0, s.1))
                 else {
                     continue;
                 };
@@ -588,11 +614,11 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                 Walk::Found(w) => Some(w),
                 _ => None,
             };
-            for s in reps.iter().copied().filter(|s| rule_k.accepts_initial(*s)) {
+            for s in reps.iter().copied().filter(|s| rule_k.accepts(s.0, s.1)) {
                 let earlier_ids: Vec<RuleId> = cover
                     .iter()
                     .copied()
-                    .filter(|&ri| rules.rules.get(ri).is_some_and(|r| r.accepts_initial(s)))
+                    .filter(|&ri| rules.rules.get(ri).is_some_and(|r| r.accepts(s.0, s.1)))
                     .collect();
                 let graph = |ri: RuleId| dfas.get(ri).and_then(Option::as_ref);
                 let matches_shortest = |ri: RuleId| match (&shortest, graph(ri)) {
@@ -689,6 +715,7 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                     Some(ScopeKey::RcptDomain(d)) => b.rcpt = Some(format!("postmaster@{d}")),
                     _ => {}
                 }
+                b.reported_category = rule.reported.first().copied();
                 b
             };
             for (i, ex) in rule.examples.iter().enumerate() {
@@ -739,11 +766,16 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
                             .iter()
                             .chain(&rule_g.initial)
                             .collect::<Vec<_>>(),
-                        true,
+                        &rule_s
+                            .reported
+                            .iter()
+                            .chain(&rule_g.reported)
+                            .copied()
+                            .collect::<Vec<_>>(),
                     );
                     let Some(initial) = reps
                         .into_iter()
-                        .find(|s| rule_s.accepts_initial(*s) && rule_g.accepts_initial(*s))
+                        .find(|s| rule_s.accepts(s.0, s.1) && rule_g.accepts(s.0, s.1))
                     else {
                         continue;
                     };
@@ -803,13 +835,8 @@ fn describe(rules: &RuleSet, r: RuleId) -> String {
 
 /// How a witness is described: the reply, and the status it must arrive
 /// with when its own text does not give one both rules accept.
-fn witness_note(
-    rules: &RuleSet,
-    witness: &[u8],
-    initial: Option<Status>,
-    a: RuleId,
-    b: RuleId,
-) -> String {
+fn witness_note(rules: &RuleSet, witness: &[u8], cond: Cond, a: RuleId, b: RuleId) -> String {
+    let (initial, reported) = cond;
     let text = show_witness(witness);
     let own = crate::normalize::Reply::new(&String::from_utf8_lossy(witness), None).initial;
     let accepted = |s: Option<Status>| {
@@ -817,14 +844,18 @@ fn witness_note(
             rules
                 .rules
                 .get(r)
-                .is_some_and(|rule| rule.accepts_initial(s))
+                .is_some_and(|rule| rule.accepts(s, reported))
         })
     };
-    match initial {
+    let mut note = match initial {
         _ if accepted(own) => format!("both match the reply `{text}`"),
         Some(s) => format!("both match the reply `{text}` arriving with status {s}"),
         None => format!("both match the reply `{text}` arriving with no status"),
+    };
+    if let Some(c) = reported {
+        note.push_str(&format!(" and reported as `{c}`"));
     }
+    note
 }
 
 fn diagnostic(rules: &RuleSet, f: &Finding) -> Option<Diagnostic> {

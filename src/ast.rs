@@ -125,14 +125,31 @@ impl ScopeItem {
     }
 }
 
-/// `initial 5.0.0 { ... }`
+/// `initial 5.0.0 { ... }`, `initial 5.*.* reported policy-related { ... }`,
+/// `reported spam-related { ... }`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitialBlock {
+    /// The status patterns; empty when the block has only a `reported` clause.
     pub patterns: Vec<Spanned<String>>,
+    /// The categories of the `reported` clause, if any.
+    pub reported: Vec<Spanned<String>>,
     pub rules: Vec<Rule>,
+    /// The first keyword (`initial` or `reported`).
     pub keyword: Span,
     pub close: Span,
     pub span: Span,
+}
+
+impl InitialBlock {
+    /// The header of the block, from its keyword to its last pattern or category.
+    pub fn header(&self) -> Span {
+        let last = self
+            .reported
+            .last()
+            .or(self.patterns.last())
+            .map_or(self.keyword, |p| p.span);
+        self.keyword.to(last)
+    }
 }
 
 /// `/regex/flags -> status words "note" example "..."`

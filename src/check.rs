@@ -289,7 +289,7 @@ impl Checker<'_> {
         });
         for item in &s.items {
             match item {
-                ScopeItem::Rule(r) => self.rule(r, scope_index, &[], None),
+                ScopeItem::Rule(r) => self.rule(r, scope_index, &[], &[], None),
                 ScopeItem::Initial(b) => {
                     let mut patterns = Vec::new();
                     for p in &b.patterns {
@@ -302,16 +302,35 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::EmptyBlock,
                                 "initial block holds no rules",
-                                b.keyword
-                                    .to(b.patterns.last().map_or(b.keyword, |p| p.span)),
+                                b.header(),
                                 "this block is empty",
                             )
                             .with_help("add rules or delete the block"),
                         );
                     }
-                    let valid = patterns.len() == b.patterns.len();
+                    let mut reported = Vec::new();
+                    for w in &b.reported {
+                        match Category::from_word(&w.value) {
+                            Some(c) => reported.push(c),
+                            None => self.push(
+                                Diagnostic::new(
+                                    Code::UnknownWord,
+                                    format!("unknown category `{}`", w.value),
+                                    w.span,
+                                    "not a category",
+                                )
+                                .with_help(suggest(
+                                    &w.value,
+                                    Category::ALL.iter().map(|c| c.as_str()),
+                                    "categories",
+                                )),
+                            ),
+                        }
+                    }
+                    let valid =
+                        patterns.len() == b.patterns.len() && reported.len() == b.reported.len();
                     for r in &b.rules {
-                        self.rule(r, scope_index, &patterns, valid.then_some(b));
+                        self.rule(r, scope_index, &patterns, &reported, valid.then_some(b));
                     }
                 }
             }
@@ -363,6 +382,7 @@ impl Checker<'_> {
         r: &ast::Rule,
         scope: usize,
         initial: &[StatusPattern],
+        reported: &[Category],
         block: Option<&ast::InitialBlock>,
     ) {
         let mut ok = true;
@@ -416,6 +436,18 @@ impl Checker<'_> {
                         what,
                     )
                     .with_note("regexes use the syntax of the Rust `regex` crate, byte-oriented (no Unicode classes)"),
+                );
+            }
+            Ok(hir) if hir.properties().look_set().contains_word_unicode() => {
+                ok = false;
+                self.push(
+                    Diagnostic::new(
+                        Code::RegexSyntax,
+                        "invalid regex: Unicode word boundaries cannot be compiled into a DFA",
+                        r.regex.span,
+                        "this regex uses `(?u:\\b)` or a Unicode `\\B`",
+                    )
+                    .with_help("use the ASCII word boundary `\\b` (the default here)"),
                 );
             }
             Ok(_) if r.examples.is_empty() => {}
@@ -521,7 +553,7 @@ impl Checker<'_> {
                         r.status.span,
                         format!("class {}", status.class),
                     )
-                    .with_secondary(block.keyword.to(block.patterns.last().map_or(block.keyword, |p| p.span)), "the bounce arrived with this status")
+                    .with_secondary(block.header(), "the bounce arrived with this status")
                     .with_help("a permanent failure rewritten as temporary (or back) is usually a typo; check the status"),
                 );
             }
@@ -564,11 +596,7 @@ impl Checker<'_> {
                     )
                     .with_note(format!("the rule applies to bounces that arrived with {want}"));
                     if let Some(b) = block {
-                        d = d.with_secondary(
-                            b.keyword
-                                .to(b.patterns.last().map_or(b.keyword, |p| p.span)),
-                            "the condition",
-                        );
+                        d = d.with_secondary(b.header(), "the condition");
                     }
                     self.push(d);
                 }
@@ -582,6 +610,7 @@ impl Checker<'_> {
                 regex: r.regex.value.clone(),
                 case_insensitive,
                 initial: initial.to_vec(),
+                reported: reported.to_vec(),
                 status,
                 verdict: verdict.map(|v| v.0),
                 category: category.map(|c| c.0),

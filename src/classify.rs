@@ -55,6 +55,9 @@ pub struct Bounce {
     pub reply: String,
     /// A status reported next to the reply (DSN `Status:`, PowerMTA `dsnStatus`).
     pub status: Option<Status>,
+    /// The category the MTA reported (PowerMTA `bounceCat`), for rules with
+    /// a `reported` condition.
+    pub reported_category: Option<Category>,
 }
 
 impl Bounce {
@@ -77,6 +80,11 @@ impl Bounce {
 
     pub fn status(mut self, status: Status) -> Bounce {
         self.status = Some(status);
+        self
+    }
+
+    pub fn reported_category(mut self, category: Category) -> Bounce {
+        self.reported_category = Some(category);
         self
     }
 }
@@ -107,6 +115,7 @@ pub struct Normalized {
     pub reply: Reply,
     pub mx: Option<String>,
     pub rcpt_domain: Option<String>,
+    pub reported_category: Option<Category>,
 }
 
 impl Normalized {
@@ -115,6 +124,7 @@ impl Normalized {
             reply: Reply::new(&b.reply, b.status),
             mx: b.mx.as_deref().and_then(normalize_mx),
             rcpt_domain: b.rcpt.as_deref().and_then(rcpt_domain),
+            reported_category: b.reported_category,
         }
     }
 }
@@ -199,7 +209,9 @@ impl<T: AsRef<[u32]>> Classifier<T> {
             let Some(cs) = t.scopes.get(scope) else {
                 continue;
             };
-            if let Some(r) = cs.first_match(&t.rules.rules, hay, n.reply.initial) {
+            if let Some(r) =
+                cs.first_match(&t.rules.rules, hay, n.reply.initial, n.reported_category)
+            {
                 return self.matched(r, n.reply.initial);
             }
         }
@@ -245,7 +257,8 @@ impl<T: AsRef<[u32]>> Classifier<T> {
             let Some(cs) = t.scopes.get(scope) else {
                 continue;
             };
-            let matching = cs.all_matches(&t.rules.rules, hay, n.reply.initial);
+            let matching =
+                cs.all_matches(&t.rules.rules, hay, n.reply.initial, n.reported_category);
             scopes.push(ScopeTrace {
                 scope: cs.name.clone(),
                 reason: match reason {

@@ -79,11 +79,11 @@ pub fn pattern(rule: &crate::model::Rule) -> String {
     }
 }
 
-fn build(
-    patterns: &[String],
-    limit: usize,
-) -> Result<dense::DFA<Vec<u32>>, Box<dense::BuildError>> {
-    dense::Builder::new()
+/// Builds one multi-pattern DFA, refusing one whose finished size is over
+/// the cap (the builder checks the cap while determinizing, and the final
+/// table can come out slightly larger).
+fn build(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
+    let dfa = dense::Builder::new()
         .configure(
             dense::DFA::config()
                 .match_kind(MatchKind::All)
@@ -93,7 +93,14 @@ fn build(
         .syntax(syntax_config(false))
         .thompson(thompson::Config::new().nfa_size_limit(Some(limit)))
         .build_many(patterns)
-        .map_err(Box::new)
+        .map_err(|e| e.to_string())?;
+    if dfa.memory_usage() > limit {
+        return Err(format!(
+            "the DFA takes {} bytes, more than the cap",
+            dfa.memory_usage()
+        ));
+    }
+    Ok(dfa)
 }
 
 /// Compiles a checked rule set. Returns every rule that does not fit as a
@@ -196,7 +203,7 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
     ))
 }
 
-fn too_big(rule: &crate::model::Rule, e: &dense::BuildError, limit: usize) -> Diagnostic {
+fn too_big(rule: &crate::model::Rule, e: &str, limit: usize) -> Diagnostic {
     Diagnostic::new(
         Code::RuleTooBig,
         format!("rule's regex does not fit in a DFA of {} bytes", limit),

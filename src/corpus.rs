@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Bounce;
-use crate::status::{Status, Verdict};
+use crate::status::{Category, Status, Verdict};
 
 /// A corpus file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,9 @@ pub struct Case {
     /// A status reported next to the reply (DSN `Status:`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_status: Option<Status>,
+    /// The category the MTA reported (PowerMTA `bounceCat`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_category: Option<Category>,
     /// The expected status after classification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -68,6 +71,7 @@ impl Case {
             rcpt: self.rcpt.clone(),
             reply: self.reply.clone(),
             status: self.given_status,
+            reported_category: self.reported_category,
         }
     }
 }

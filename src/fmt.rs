@@ -234,11 +234,20 @@ impl Builder<'_> {
             .map(|p| p.value.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let from = b.patterns.last().map_or(b.keyword.end, |p| p.span.end);
+        let from = b.header().end;
         let open = self.open_brace_end(from as usize);
+        let mut head = if b.patterns.is_empty() {
+            String::new()
+        } else {
+            format!("initial {patterns} ")
+        };
+        if !b.reported.is_empty() {
+            let words: Vec<&str> = b.reported.iter().map(|w| w.value.as_str()).collect();
+            head.push_str(&format!("reported {} ", words.join(", ")));
+        }
         self.push(
             1,
-            format!("initial {patterns} {{"),
+            format!("{head}{{"),
             b.keyword.start as usize,
             open,
             Kind::Open,

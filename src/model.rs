@@ -79,6 +79,10 @@ pub struct Rule {
     pub case_insensitive: bool,
     /// The `initial` condition; empty means any initial status.
     pub initial: Vec<StatusPattern>,
+    /// The `reported` condition: the categories the MTA must have reported
+    /// (PowerMTA's `bounceCat`); empty means any, or none reported.
+    #[serde(default)]
+    pub reported: Vec<Category>,
     pub status: Status,
     pub verdict: Option<Verdict>,
     pub category: Option<Category>,
@@ -108,6 +112,18 @@ impl Rule {
             Some(s) => self.initial.iter().any(|p| p.matches(s)),
             None => false,
         }
+    }
+
+    /// True when the rule's `reported` condition holds for the category the
+    /// MTA reported. A bounce without one satisfies only rules without the
+    /// condition.
+    pub fn accepts_reported(&self, reported: Option<Category>) -> bool {
+        self.reported.is_empty() || reported.is_some_and(|c| self.reported.contains(&c))
+    }
+
+    /// Both conditions of the rule.
+    pub fn accepts(&self, initial: Option<Status>, reported: Option<Category>) -> bool {
+        self.accepts_initial(initial) && self.accepts_reported(reported)
     }
 
     /// The rule's location as `file:line`.

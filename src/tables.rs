@@ -18,7 +18,7 @@ use regex_automata::dfa::{Automaton, dense};
 use regex_automata::{Anchored, Input};
 
 use crate::model::{Rule, RuleId};
-use crate::status::Status;
+use crate::status::{Category, Status};
 
 /// One DFA over a run of a scope's rules.
 /// `T` is the DFA's storage: `Vec<u32>` when compiled here, `&[u32]` when
@@ -156,11 +156,12 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
         rules: &[Rule],
         hay: &[u8],
         initial: Option<Status>,
+        reported: Option<Category>,
     ) -> Option<RuleId> {
         let accepts = |r: RuleId| {
             rules
                 .get(r)
-                .is_some_and(|rule| rule.accepts_initial(initial))
+                .is_some_and(|rule| rule.accepts(initial, reported))
         };
         let mut best: Option<RuleId> = None;
         for shard in &self.shards {
@@ -201,13 +202,19 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
     }
 
     /// Every rule that matches `hay` and accepts `initial`, in source order.
-    pub fn all_matches(&self, rules: &[Rule], hay: &[u8], initial: Option<Status>) -> Vec<RuleId> {
+    pub fn all_matches(
+        &self,
+        rules: &[Rule],
+        hay: &[u8],
+        initial: Option<Status>,
+        reported: Option<Category>,
+    ) -> Vec<RuleId> {
         let mut out = Vec::new();
         for shard in self.shards.iter().chain(&self.heavy) {
             shard.for_each_match(hay, |r| {
                 if rules
                     .get(r)
-                    .is_some_and(|rule| rule.accepts_initial(initial))
+                    .is_some_and(|rule| rule.accepts(initial, reported))
                 {
                     out.push(r);
                 }

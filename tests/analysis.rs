@@ -177,7 +177,8 @@ fn four_findings_file_gets_exactly_its_four_findings() {
                 assert!(regex_of(&rules, *winner).is_match(witness));
                 assert!(regex_of(&rules, *loser).is_match(witness));
                 let mut b = bounce_in_scope(&rules, *winner, &text);
-                b.status = *initial;
+                b.status = initial.0;
+                b.reported_category = initial.1;
                 let got = classifier.classify(&b);
                 assert_eq!(got.rule, Some(rules.rules[*winner].location()));
                 assert_eq!(got.verdict.as_str(), "blocked");
@@ -227,7 +228,8 @@ fn conflict_and_override_witnesses_reclassify_as_claimed() {
             assert!(regex_of(&rules, winner).is_match(witness), "{file}");
             assert!(regex_of(&rules, loser).is_match(witness), "{file}");
             let mut b = bounce_in_scope(&rules, winner, &String::from_utf8_lossy(witness));
-            b.status = initial;
+            b.status = initial.0;
+            b.reported_category = initial.1;
             assert_eq!(
                 classifier.classify(&b).rule,
                 Some(rules.rules[winner].location()),
@@ -322,4 +324,66 @@ fn shipped_rules_are_free_of_shadowed_duplicate_and_dead_rules() {
         report.stats.undecided,
         report.stats.elapsed.as_secs_f64() * 1000.0
     );
+}
+
+#[test]
+fn reported_category_condition_applies_only_to_that_category() {
+    let mut parsed = Parsed::default();
+    parsed.add_text(
+        "pmta.rules",
+        "global {\n    initial 5.*.* reported policy-related, spam-related {\n        /^5[0-9][0-9] / -> 5.7.1 blocked policy-related\n    }\n    /^550 / -> 5.1.1 quarantine\n}\n",
+    );
+    let checked = mxrules::check::check(&parsed);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let rules = checked.rules.unwrap();
+    assert_eq!(
+        rules.rules[0].reported,
+        vec![
+            mxrules::status::Category::PolicyRelated,
+            mxrules::status::Category::SpamRelated
+        ]
+    );
+    let classifier = Classifier::new(rules.clone()).unwrap();
+    let reply = "550 Message rejected";
+    let plain = classifier.classify(&Bounce::new(reply));
+    assert_eq!(
+        (plain.verdict.as_str(), plain.rule.as_deref()),
+        ("quarantine", Some("pmta.rules:5"))
+    );
+    let policy = classifier
+        .classify(&Bounce::new(reply).reported_category(mxrules::status::Category::PolicyRelated));
+    assert_eq!(
+        (policy.verdict.as_str(), policy.rule.as_deref()),
+        ("blocked", Some("pmta.rules:3"))
+    );
+    let other = classifier
+        .classify(&Bounce::new(reply).reported_category(mxrules::status::Category::BadMailbox));
+    assert_eq!(other.rule.as_deref(), Some("pmta.rules:5"));
+    // Not shadowing: the second rule still fires for bounces without the category.
+    let report = analysis::analyse(&rules, &Options::default());
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !matches!(f, Finding::Shadowed { .. })),
+        "{:?}",
+        report.findings
+    );
+    // And the formatter keeps the clause.
+    let src = "global { reported  spam-related,policy-related { /x/ -> 5.7.1 } }";
+    let out = mxrules::fmt::format_source(mxrules::source::FileId(0), src).unwrap();
+    assert_eq!(
+        out,
+        "global {\n    reported spam-related, policy-related {\n        /x/ -> 5.7.1\n    }\n}\n"
+    );
+    // An unknown category is an error with a suggestion.
+    let mut parsed = Parsed::default();
+    parsed.add_text(
+        "bad.rules",
+        "global { reported policy-relatd { /x/ -> 5.7.1 } }",
+    );
+    let d = mxrules::check::check(&parsed).diagnostics;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].message, "unknown category `policy-relatd`");
+    assert_eq!(d[0].help.as_deref(), Some("did you mean `policy-related`?"));
 }

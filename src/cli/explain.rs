@@ -20,6 +20,9 @@ pub struct Args {
     /// A status reported next to the reply (DSN `Status:`).
     #[arg(long)]
     status: Option<String>,
+    /// The category the MTA reported (PowerMTA `bounceCat`), such as `policy-related`.
+    #[arg(long)]
+    reported: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -44,6 +47,13 @@ pub fn run(args: Args, color: Color) -> Exit {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return fail(format!("invalid `--status`: {e}")),
     };
+    let reported_category = match args.reported.as_deref() {
+        None => None,
+        Some(w) => match mxrules::status::Category::from_word(w) {
+            Some(c) => Some(c),
+            None => return fail(format!("`{w}` is not a category")),
+        },
+    };
     let loaded = match args.rules.load(color) {
         Ok(c) => c,
         Err(e) => return e,
@@ -53,6 +63,7 @@ pub fn run(args: Args, color: Color) -> Exit {
         rcpt: args.rcpt,
         reply: args.reply,
         status,
+        reported_category,
     };
     let e = match loaded.with(|c| c.explain(&bounce)) {
         Ok(e) => e,

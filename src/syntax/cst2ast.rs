@@ -183,10 +183,24 @@ fn initial_block(cx: &mut Ctx<'_>, p: Pair<'_, Rule>) -> InitialBlock {
     let mut keyword = span;
     let mut close = span;
     let mut patterns = Vec::new();
+    let mut reported = Vec::new();
     let mut rules = Vec::new();
+    let mut first_keyword = true;
     for c in cx.inner(p) {
         match c.as_rule() {
-            Rule::k_initial => keyword = cx.span(&c),
+            Rule::k_initial => {
+                keyword = cx.span(&c);
+                first_keyword = false;
+            }
+            Rule::reported_clause => {
+                for w in cx.inner(c) {
+                    match w.as_rule() {
+                        Rule::k_reported if first_keyword => keyword = cx.span(&w),
+                        Rule::word => reported.push(cx.spanned(&w)),
+                        _ => {}
+                    }
+                }
+            }
             Rule::status_pattern_list => {
                 for s in cx.inner(c) {
                     if s.as_rule() == Rule::status_pattern {
@@ -201,6 +215,7 @@ fn initial_block(cx: &mut Ctx<'_>, p: Pair<'_, Rule>) -> InitialBlock {
     }
     InitialBlock {
         patterns,
+        reported,
         rules,
         keyword,
         close,

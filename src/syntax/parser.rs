@@ -34,6 +34,8 @@ fn describe(r: &Rule) -> &'static str {
         Rule::k_or => "`or`",
         Rule::k_policy => "`policy`",
         Rule::k_rcpt => "`rcpt`",
+        Rule::k_reported => "`reported`",
+        Rule::reported_clause => "`reported` and a category",
         Rule::k_with => "`with`",
         Rule::keyword => "a keyword",
         Rule::WHITESPACE => "white space",

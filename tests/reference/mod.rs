@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use mxrules::classify::{Bounce, Classification, Normalized};
 use mxrules::model::{Rule, RuleSet, ScopeKey};
-use mxrules::status::{Status, Verdict};
+use mxrules::status::{Category, Status, Verdict};
 use regex::bytes::{Regex, RegexBuilder};
 
 /// The reference interpreter: a rule set and one regex per rule.
@@ -59,9 +59,8 @@ impl Reference {
     /// order, each once.
     pub fn scopes_for(&self, mx: Option<&str>, rcpt_domain: Option<&str>) -> Vec<usize> {
         let scopes = &self.rules.scopes;
-        let first_with = |want: &dyn Fn(&ScopeKey) -> bool| {
-            scopes.iter().position(|s| s.keys.iter().any(|k| want(k)))
-        };
+        let first_with =
+            |want: &dyn Fn(&ScopeKey) -> bool| scopes.iter().position(|s| s.keys.iter().any(want));
         let mut order: Vec<usize> = Vec::new();
         let mut push = |s: usize| {
             if !order.contains(&s) {
@@ -106,8 +105,21 @@ impl Reference {
 
     /// True when rule `r` accepts the initial status and its regex matches
     /// `text` anywhere.
-    fn fires(&self, r: usize, text: &str, initial: Option<Status>) -> bool {
-        self.rules.rules[r].accepts_initial(initial) && self.regexes[r].is_match(text.as_bytes())
+    fn fires(
+        &self,
+        r: usize,
+        text: &str,
+        initial: Option<Status>,
+        reported: Option<Category>,
+    ) -> bool {
+        let rule = &self.rules.rules[r];
+        // Both conditions, spelled out: the status patterns of the `initial`
+        // clause and the categories of the `reported` clause.
+        let initial_ok = rule.initial.is_empty()
+            || initial.is_some_and(|s| rule.initial.iter().any(|p| p.matches(s)));
+        let reported_ok =
+            rule.reported.is_empty() || reported.is_some_and(|c| rule.reported.contains(&c));
+        initial_ok && reported_ok && self.regexes[r].is_match(text.as_bytes())
     }
 
     /// The first rule of scope `scope`, in source order, that accepts the
@@ -117,22 +129,29 @@ impl Reference {
         scope: usize,
         text: &str,
         initial: Option<Status>,
+        reported: Option<Category>,
     ) -> Option<&Rule> {
         self.rules.scopes[scope]
             .rules
             .iter()
-            .find(|&&r| self.fires(r, text, initial))
+            .find(|&&r| self.fires(r, text, initial, reported))
             .map(|&r| &self.rules.rules[r])
     }
 
     /// Every rule of scope `scope`, in source order, that accepts the
     /// initial status and whose regex matches `text`: the first one fires,
     /// the others would fire next.
-    pub fn all_in_scope(&self, scope: usize, text: &str, initial: Option<Status>) -> Vec<&Rule> {
+    pub fn all_in_scope(
+        &self,
+        scope: usize,
+        text: &str,
+        initial: Option<Status>,
+        reported: Option<Category>,
+    ) -> Vec<&Rule> {
         self.rules.scopes[scope]
             .rules
             .iter()
-            .filter(|&&r| self.fires(r, text, initial))
+            .filter(|&&r| self.fires(r, text, initial, reported))
             .map(|&r| &self.rules.rules[r])
             .collect()
     }
@@ -146,7 +165,9 @@ impl Reference {
     pub fn classify_normalized(&self, n: &Normalized) -> Classification {
         let initial = n.reply.initial;
         for scope in self.scopes_for(n.mx.as_deref(), n.rcpt_domain.as_deref()) {
-            if let Some(rule) = self.first_in_scope(scope, &n.reply.text, initial) {
+            if let Some(rule) =
+                self.first_in_scope(scope, &n.reply.text, initial, n.reported_category)
+            {
                 return Classification {
                     status: Some(rule.status),
                     initial_status: initial,
