@@ -198,7 +198,7 @@ fn hundred_thousand_nested_braces() {
     let (parsed, diags) = expect("braces.rules", src.as_bytes(), &[("E001", 1, 9)]);
     assert_eq!(
         diags[0].message,
-        "expected `initial`, `}` or a regex like `/^550 /`, found `{`"
+        "expected `}`, a regex like `/^550 /` or an `initial` or `reported` block, found `{`"
     );
     let out = render(&parsed, &diags);
     assert!(out.len() < 2000, "the snippet is cut");

@@ -3,9 +3,12 @@
 mod check;
 mod classify;
 mod compile;
+mod diff;
 mod explain;
 mod fmt;
+mod report;
 mod rules;
+mod test;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -75,6 +78,12 @@ enum Command {
     Classify(classify::Args),
     /// Show how one reply is classified: scopes tried, rules that match.
     Explain(explain::Args),
+    /// Classify corpora and compare with their expectations; `--bless` to accept.
+    Test(test::Args),
+    /// Compare two rule sets (paths or git revisions) over corpora of replies.
+    Diff(diff::Args),
+    /// Report bounces by domain and status over time, and cluster the replies no rule matched.
+    Report(report::Args),
 }
 
 /// The default rules directory.
@@ -101,6 +110,9 @@ pub fn main() -> ExitCode {
         Command::Compile(a) => compile::run(a, cli.color),
         Command::Classify(a) => classify::run(a, cli.color),
         Command::Explain(a) => explain::run(a, cli.color),
+        Command::Test(a) => test::run(a, cli.color),
+        Command::Diff(a) => diff::run(a, cli.color),
+        Command::Report(a) => report::run(a, cli.color),
     };
     exit.into()
 }

@@ -11,12 +11,12 @@ use super::{Color, Exit, fail, print_stderr};
 
 /// What the classifying commands need of a classifier, whatever its DFA
 /// storage (compiled here, or read from a compiled file).
-pub trait Engine {
+pub trait Engine: Sync {
     fn classify(&self, b: &Bounce) -> Classification;
     fn explain(&self, b: &Bounce) -> Explanation;
 }
 
-impl<T: AsRef<[u32]>> Engine for Classifier<T> {
+impl<T: AsRef<[u32]> + Sync> Engine for Classifier<T> {
     fn classify(&self, b: &Bounce) -> Classification {
         Classifier::classify(self, b)
     }

@@ -49,7 +49,7 @@ fn describe(r: &Rule) -> &'static str {
         Rule::mx_ends_with => "`mx ends with \".suffix\"`",
         Rule::rcpt_domain_is => "`rcpt domain is \"domain\"`",
         Rule::string_list => "a quoted string",
-        Rule::initial_block => "an `initial` block",
+        Rule::initial_block => "an `initial` or `reported` block",
         Rule::status_pattern_list => "a status like `5.0.0` or `5.1.*`",
         Rule::rule => "a rule like `/regex/ -> 5.1.1`",
         Rule::example => "`example \"reply\"`",
