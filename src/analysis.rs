@@ -31,16 +31,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use regex_automata::Anchored;
 use regex_automata::dfa::{Automaton, dense};
-use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
-use regex_automata::{Anchored, MatchKind};
 
 use crate::classify::{Bounce, Classifier};
 use crate::compile::pattern;
 use crate::diag::{Code, Diagnostic};
-use crate::model::{Rule, RuleId, RuleSet, ScopeKey, syntax_config};
+use crate::model::{Rule, RuleId, RuleSet, ScopeKey};
 use crate::status::{Category, Part, Status, StatusPattern};
 
 /// Analysis settings.
@@ -133,17 +132,7 @@ type Dfa = dense::DFA<Vec<u32>>;
 const MAX_UNION: usize = 16;
 
 fn build(patterns: &[String], limit: usize) -> Option<Dfa> {
-    dense::Builder::new()
-        .configure(
-            dense::DFA::config()
-                .match_kind(MatchKind::All)
-                .dfa_size_limit(Some(limit))
-                .determinize_size_limit(Some(limit.saturating_mul(2))),
-        )
-        .syntax(syntax_config(false))
-        .thompson(thompson::Config::new().nfa_size_limit(Some(limit)))
-        .build_many(patterns)
-        .ok()
+    crate::compile::build(patterns, limit).ok()
 }
 
 /// A DFA's reachable states, renumbered densely, with one transition per

@@ -249,28 +249,8 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
 /// Writes the compiled file atomically: to a temporary file beside `path`,
 /// synced, then renamed over it, so a crash never leaves half a file.
 pub fn write<T: AsRef<[u32]>>(path: &Path, tables: &Tables<T>) -> Result<(), ArtifactError> {
-    use std::io::Write;
     let bytes = to_bytes(tables)?;
-    let io = |e| ArtifactError::new(ErrorKind::Io(e));
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::fsutil::write_atomically(path, &bytes).map_err(|e| ArtifactError::new(ErrorKind::Io(e)))
 }
 
 /// A byte buffer whose start is 8-byte aligned, as DFA deserialization

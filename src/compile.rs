@@ -82,7 +82,7 @@ pub fn pattern(rule: &crate::model::Rule) -> String {
 /// Builds one multi-pattern DFA, refusing one whose finished size is over
 /// the cap (the builder checks the cap while determinizing, and the final
 /// table can come out slightly larger).
-fn build(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
+pub(crate) fn build(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
     let dfa = dense::Builder::new()
         .configure(
             dense::DFA::config()

@@ -34,6 +34,7 @@ pub mod compile;
 pub mod corpus;
 pub mod diag;
 pub mod fmt;
+pub mod fsutil;
 pub mod input;
 pub mod load;
 pub mod model;

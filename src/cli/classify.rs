@@ -456,21 +456,7 @@ fn write_quarantine_list(path: &Path, list: &BTreeMap<String, Quarantined>) -> s
             csv_field(&q.rule)
         ));
     }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| String::from("quarantine"));
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    mxrules::fsutil::write_atomically(path, text.as_bytes())
 }
 
 /// A closed pipe ends the run quietly; any other write error is a failure.

@@ -71,7 +71,7 @@ pub fn run(args: Args, color: Color) -> Exit {
             unformatted += 1;
             print_stderr(&format!("{name} is not formatted\n"));
             exit = Exit::Failure;
-        } else if let Err(e) = write_atomically(path, &out) {
+        } else if let Err(e) = mxrules::fsutil::write_atomically(path, out.as_bytes()) {
             return fail(format!("cannot write `{name}`: {e}"));
         }
     }
@@ -95,20 +95,4 @@ fn format_one(name: &str, text: &str, color: Color) -> Option<String> {
             None
         }
     }
-}
-
-/// Writes `text` to `path` through a temporary file and a rename, so that
-/// an interrupted run never leaves half a file.
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mxrules-tmp"));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
