@@ -1297,7 +1297,7 @@ fn build(g: &Generated) -> Result<Built, String> {
     })
 }
 
-fn print_build(label: &str, g: &Generated, b: &Built) {
+fn print_build(g: &Generated, b: &Built) {
     let s = &b.stats;
     println!(
         "rules: {} ({:.1}% with .* or .+), source {:.0} KiB; parse {:.1} ms, check {:.1} ms",
@@ -1330,7 +1330,6 @@ fn print_build(label: &str, g: &Generated, b: &Built) {
         b.to_bytes.as_secs_f64() * 1e3,
         b.load_best.as_secs_f64() * 1e3,
     );
-    let _ = label;
 }
 
 fn print_traffic(t: &Traffic) {
@@ -1511,7 +1510,7 @@ fn run_20k(mix: Mix, n: usize, cap: Duration, runs: usize) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    print_build(mix.name(), &g, &b);
+    print_build(&g, &b);
     let traffic = generate_traffic(&g, n20, 0xC0_0000 + mix as u64, None);
     print_traffic(&traffic);
     let replies = &traffic.replies;
@@ -1698,7 +1697,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        print_build(mix.name(), &g, &b);
+        print_build(&g, &b);
         sets2k.push((mix, g, b));
     }
     for (mix, g, b) in sets2k {
