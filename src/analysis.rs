@@ -464,6 +464,18 @@ fn representative_statuses(patterns: &[&StatusPattern]) -> Vec<Option<Status>> {
 
 /// Analyses a checked rule set.
 pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
+    // Only examples need the whole rule set compiled.
+    let classifier = if rules.rules.iter().any(|r| !r.examples.is_empty()) {
+        Classifier::new(rules.clone()).ok()
+    } else {
+        None
+    };
+    analyse_with(rules, opts, classifier.as_ref())
+}
+
+/// Analyses a checked rule set, with the classifier already compiled from
+/// it (used to check where examples land; `None` skips that check).
+pub fn analyse_with(rules: &RuleSet, opts: &Options, classifier: Option<&Classifier>) -> Report {
     let started = Instant::now();
     let mut report = Report::default();
     report.stats.rules = rules.rules.len();
@@ -474,13 +486,6 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
         .iter()
         .map(|r| build(&[pattern(r)], limit).and_then(|d| Graph::new(&d, max_states)))
         .collect();
-    // Only examples need the whole rule set compiled.
-    let classifier = if rules.rules.iter().any(|r| !r.examples.is_empty()) {
-        Classifier::new(rules.clone()).ok()
-    } else {
-        None
-    };
-
     for scope in &rules.scopes {
         let ids: &[RuleId] = &scope.rules;
         let all_patterns: Vec<&StatusPattern> = ids
@@ -690,7 +695,7 @@ pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
     }
 
     // Examples that an earlier rule (or a more specific scope) takes.
-    if let Some(classifier) = &classifier {
+    if let Some(classifier) = classifier {
         for rule in &rules.rules {
             let Some(scope) = rules.scopes.get(rule.scope) else {
                 continue;

@@ -129,6 +129,10 @@ impl Prefilter {
     }
 }
 
+thread_local! {
+    static CANDIDATES: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A scope compiled.
 ///
 /// Rules whose automata combine well ("light": literal phrases, anchored
@@ -177,26 +181,33 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
         if self.heavy.is_empty() {
             return best;
         }
-        let mut candidates = Vec::new();
-        self.prefilter.candidates(hay, &mut candidates);
-        for c in candidates {
-            let Some(shard) = self.heavy.get(c as usize) else {
-                continue;
-            };
-            let Some(&r) = shard.rules.first() else {
-                continue;
-            };
-            if best.is_some_and(|b| r > b) {
-                break;
+        // The candidate buffer is reused across calls on this thread: no
+        // allocation per reply.
+        let heavy = CANDIDATES.with_borrow_mut(|candidates| {
+            self.prefilter.candidates(hay, candidates);
+            for &c in candidates.iter() {
+                let Some(shard) = self.heavy.get(c as usize) else {
+                    continue;
+                };
+                let Some(&r) = shard.rules.first() else {
+                    continue;
+                };
+                if best.is_some_and(|b| r > b) {
+                    break;
+                }
+                if !accepts(r) {
+                    continue;
+                }
+                let mut hit = false;
+                shard.for_each_match(hay, |_| hit = true);
+                if hit {
+                    return Some(r);
+                }
             }
-            if !accepts(r) {
-                continue;
-            }
-            let mut hit = false;
-            shard.for_each_match(hay, |_| hit = true);
-            if hit {
-                return Some(r);
-            }
+            None
+        });
+        if heavy.is_some() {
+            return heavy;
         }
         best
     }

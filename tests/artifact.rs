@@ -178,14 +178,26 @@ fn damage_behind_a_valid_checksum_is_still_caught() {
     let b = bytes();
     let toc_len = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
     let data_start = (40 + toc_len).div_ceil(8) * 8;
-    for i in [41, 60, data_start + 8, data_start + 100, b.len() - 16] {
+    let forge = |i: usize| {
         let mut d = b.clone();
         d[i] ^= 0xff;
         let crc = crc32(&d[32..]);
         d[24..28].copy_from_slice(&crc.to_le_bytes());
-        let aligned = AlignedBytes::new(&d);
-        if let Ok(c) = artifact::load(aligned.as_slice()) {
-            // A change the validation cannot see must at least classify safely.
+        AlignedBytes::new(&d)
+    };
+    // Damage to the table of contents (0xff is never valid in its JSON) and
+    // to a DFA's header is refused.
+    for i in [41, 60, 40 + toc_len / 2, data_start + 8] {
+        let e = match artifact::load(forge(i).as_slice()) {
+            Ok(_) => panic!("forged damage at {i} was accepted"),
+            Err(e) => e,
+        };
+        assert!(e.is_corrupt(), "{i}: {e}");
+    }
+    // Damage deep in a DFA's transitions may still validate; it must then
+    // classify without panicking.
+    for i in [data_start + 100, b.len() - 16] {
+        if let Ok(c) = artifact::load(forge(i).as_slice()) {
             for case in replies() {
                 let _ = c.classify(&case);
             }

@@ -589,3 +589,48 @@ fn the_output_does_not_depend_on_the_number_of_threads() {
     assert_eq!(text(&one.stderr), text(&four.stderr));
     assert!(one.stdout == four.stdout, "outputs differ");
 }
+
+/// Regression: an unterminated quote in one PowerMTA row used to swallow the
+/// rest of the file into one field, and a CSV error ended the reading; now
+/// each line is its own record and the rows after a bad one are classified.
+#[test]
+fn pmta_unterminated_quote_does_not_lose_later_rows() {
+    let csv = concat!(
+        "type,timeLogged,rcpt,dsnStatus,dsnDiag\n",
+        "b,2024-05-01 10:00:00+0000,a@example.com,5.1.1,\"smtp;550 5.1.1 unterminated\n",
+        "b,2024-05-01 10:00:01+0000\n",
+        "b,2024-05-01 10:00:02+0000,b@example.com,5.1.1,smtp;550 5.1.1 user unknown\n",
+    );
+    let out = mxrules(
+        &["classify", "--rules", RULES, "--input-format", "pmta", "-"],
+        csv.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", describe(&out));
+    assert!(
+        lines[0].contains(r#""rcpt":"a@example.com""#),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        lines[0].contains(r#""reply":"smtp;550 5.1.1 unterminated""#),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        lines[1].contains(r#""rcpt":"b@example.com""#),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        lines[1].contains(r#""input":{"file":"<stdin>","line":4}"#),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        text(&out.stderr).lines().next(),
+        Some("error: <stdin>:3: row has 2 fields, the header has 5")
+    );
+}

@@ -62,20 +62,26 @@ pub fn run(args: Args, color: Color) -> Exit {
     let checked = mxrules::check::check(&parsed);
     let mut diags = checked.diagnostics;
     let mut analysis_stats = None;
-    if let (Some(rules), false) = (&checked.rules, args.no_analysis) {
-        let opts = mxrules::analysis::Options {
-            explain_overrides: args.explain_overrides,
-            ..Default::default()
-        };
-        let report = mxrules::analysis::analyse(rules, &opts);
-        diags.extend(report.diagnostics);
-        // Rules too big for a DFA are found by compiling.
-        if let Err(errors) =
-            mxrules::compile::compile(rules.clone(), &mxrules::compile::Options::default())
-        {
-            diags.extend(errors);
+    if let Some(rules) = &checked.rules {
+        // Rules too big for a DFA are found by compiling; the compiled
+        // classifier then serves the analysis of examples.
+        let classifier =
+            match mxrules::compile::compile(rules.clone(), &mxrules::compile::Options::default()) {
+                Ok((tables, _)) => Some(mxrules::classify::Classifier::from_tables(tables)),
+                Err(errors) => {
+                    diags.extend(errors);
+                    None
+                }
+            };
+        if !args.no_analysis {
+            let opts = mxrules::analysis::Options {
+                explain_overrides: args.explain_overrides,
+                ..Default::default()
+            };
+            let report = mxrules::analysis::analyse_with(rules, &opts, classifier.as_ref());
+            diags.extend(report.diagnostics);
+            analysis_stats = Some(report.stats);
         }
-        analysis_stats = Some(report.stats);
         diag::sort(&mut diags);
     }
     diags.retain(|d| !allowed.contains(&d.code));

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::ValueEnum;
-use mxrules::classify::Classifier;
-use mxrules::compile::{self, Options};
-use mxrules::diag::{self, Severity};
+use mxrules::compile::Options;
 use mxrules::load::{Parsed, RULES_EXTENSION};
 use mxrules::source::display_name;
 use mxrules::verify::{self, ChangeKind, CorpusFile, Decision, Diff, FailOn, Reply, Transition};
@@ -196,43 +194,6 @@ fn parse_at_revision(rev: &str, commit: &str, dir: &str) -> Result<Parsed, Exit>
     Ok(parsed)
 }
 
-/// Checks and compiles rules read from a revision, printing their errors.
-fn compile_parsed(
-    parsed: &Parsed,
-    what: &str,
-    opts: &Options,
-    color: Color,
-) -> Result<Classifier, Exit> {
-    let checked = mxrules::check::check(parsed);
-    let Some(rules) = checked.rules else {
-        let errors: Vec<_> = checked
-            .diagnostics
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        print_stderr(&diag::render_human(
-            &errors,
-            &parsed.sources,
-            color.for_stderr(),
-        ));
-        return Err(fail(format!(
-            "the rules of `{what}` have {} errors",
-            errors.len()
-        )));
-    };
-    match compile::compile(rules, opts) {
-        Ok((tables, _)) => Ok(Classifier::from_tables(tables)),
-        Err(diags) => {
-            print_stderr(&diag::render_human(
-                &diags,
-                &parsed.sources,
-                color.for_stderr(),
-            ));
-            Err(fail(format!("the rules of `{what}` do not compile")))
-        }
-    }
-}
-
 fn load(source: &Source, args: &Args, color: Color) -> Result<Loaded, Exit> {
     match source {
         Source::Path(p) => RulesArgs {
@@ -245,7 +206,8 @@ fn load(source: &Source, args: &Args, color: Color) -> Result<Loaded, Exit> {
             let opts = Options {
                 dfa_size_limit: args.dfa_size_limit,
             };
-            compile_parsed(&parsed, rev, &opts, color).map(|c| Loaded::Compiled(Box::new(c)))
+            super::rules::compile_parsed(&parsed, Some(rev), &opts, color)
+                .map(|(c, _)| Loaded::Compiled(Box::new(c)))
         }
     }
 }

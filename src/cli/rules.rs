@@ -90,33 +90,53 @@ impl RulesArgs {
     /// not compile.
     pub fn classifier(&self, color: Color) -> Result<(Classifier, compile::Stats), Exit> {
         let parsed = mxrules::load::parse_paths(&self.rules).map_err(fail)?;
-        let checked = mxrules::check::check(&parsed);
-        let Some(rules) = checked.rules else {
-            let errors: Vec<_> = checked
-                .diagnostics
-                .into_iter()
-                .filter(|d| d.severity == Severity::Error)
-                .collect();
+        compile_parsed(&parsed, None, &self.options(), color)
+    }
+}
+
+/// Checks and compiles parsed rules; prints the errors if they do not
+/// compile. `what` names the rule set in the message (a git revision, …).
+pub fn compile_parsed(
+    parsed: &mxrules::load::Parsed,
+    what: Option<&str>,
+    opts: &Options,
+    color: Color,
+) -> Result<(Classifier, compile::Stats), Exit> {
+    let checked = mxrules::check::check(parsed);
+    let the_rules = what.map_or_else(
+        || String::from("the rules"),
+        |w| format!("the rules of `{w}`"),
+    );
+    let Some(rules) = checked.rules else {
+        let errors: Vec<_> = checked
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
+        print_stderr(&diag::render_human(
+            &errors,
+            &parsed.sources,
+            color.for_stderr(),
+        ));
+        let hint = if what.is_none() {
+            "; run `mxrules check` for details"
+        } else {
+            ""
+        };
+        return Err(fail(format!(
+            "{the_rules} have {} errors{hint}",
+            errors.len()
+        )));
+    };
+    match compile::compile(rules, opts) {
+        Ok((tables, stats)) => Ok((Classifier::from_tables(tables), stats)),
+        Err(diags) => {
             print_stderr(&diag::render_human(
-                &errors,
+                &diags,
                 &parsed.sources,
                 color.for_stderr(),
             ));
-            return Err(fail(format!(
-                "the rules have {} errors; run `mxrules check` for details",
-                errors.len()
-            )));
-        };
-        match compile::compile(rules, &self.options()) {
-            Ok((tables, stats)) => Ok((Classifier::from_tables(tables), stats)),
-            Err(diags) => {
-                print_stderr(&diag::render_human(
-                    &diags,
-                    &parsed.sources,
-                    color.for_stderr(),
-                ));
-                Err(fail("the rules do not compile"))
-            }
+            Err(fail(format!("{the_rules} do not compile")))
         }
     }
 }

@@ -24,6 +24,7 @@
 
 use serde_json::{Map, Value};
 
+use super::lines::{Lines, MAX_LINE};
 use super::{InputRecord, Item, Position, Source, bounce};
 use crate::status::Status;
 
@@ -38,12 +39,16 @@ const USED: [&str; 6] = [
 ];
 
 /// The records of a PowerMTA accounting file.
+///
+/// PowerMTA writes one record per line, so the file is read line by line
+/// and each line parsed as CSV on its own: a malformed row (an unterminated
+/// quote, say) is one bad record, never the end of the file, and a huge
+/// field cannot take more than one line's worth of memory.
 pub(crate) struct Reader {
-    csv: csv::Reader<Source>,
+    lines: Lines,
     name: String,
     header: Option<Header>,
     record: csv::ByteRecord,
-    done: bool,
 }
 
 struct Header {
@@ -77,16 +82,11 @@ impl Header {
 
 impl Reader {
     pub(crate) fn new(reader: Source, name: String) -> Reader {
-        let csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(reader);
         Reader {
-            csv,
+            lines: Lines::new(reader),
             name,
             header: None,
             record: csv::ByteRecord::new(),
-            done: false,
         }
     }
 
@@ -161,50 +161,47 @@ impl Iterator for Reader {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
-        while !self.done {
-            let line_before = self.csv.position().line();
-            match self.csv.read_byte_record(&mut self.record) {
-                Ok(false) => self.done = true,
-                Ok(true) => {
-                    let line = self
-                        .record
-                        .position()
-                        .map_or(line_before, csv::Position::line);
-                    let at = Position::new(
-                        self.name.clone(),
-                        usize::try_from(line).unwrap_or(usize::MAX),
-                    );
-                    if self.record.iter().all(|f| f.trim_ascii().is_empty()) {
-                        continue;
-                    }
-                    let is_header = match &self.header {
-                        None => true,
-                        Some(h) => {
-                            let k = h.kind.unwrap_or(0);
-                            self.record.get(k).map(<[u8]>::trim_ascii) == Some(b"type")
-                        }
-                    };
-                    if is_header {
-                        self.header = Some(Header::new(&self.record));
-                        continue;
-                    }
-                    let header = self.header.take()?;
-                    let item = self.item(&header, at);
-                    self.header = Some(header);
-                    return Some(item);
-                }
-                Err(e) => {
-                    self.done = true;
-                    let line = e.position().map_or(line_before, csv::Position::line);
-                    let at = Position::new(
-                        self.name.clone(),
-                        usize::try_from(line).unwrap_or(usize::MAX),
-                    );
-                    return Some(Item::bad(at, format!("cannot read: {e}")));
-                }
+        loop {
+            let Some(line) = self.lines.next_line() else {
+                let e = self.lines.error.take()?;
+                let at = Position::new(self.name.clone(), self.lines.number() + 1);
+                return Some(Item::bad(at, format!("cannot read: {e}")));
+            };
+            let at = Position::new(self.name.clone(), line.number);
+            if line.truncated {
+                return Some(Item::bad(
+                    at,
+                    format!("line is longer than {} MiB", MAX_LINE >> 20),
+                ));
             }
+            let mut row = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(line.bytes);
+            match row.read_byte_record(&mut self.record) {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => return Some(Item::bad(at, format!("malformed CSV row: {e}"))),
+            }
+            if self.record.iter().all(|f| f.trim_ascii().is_empty()) {
+                continue;
+            }
+            let is_header = match &self.header {
+                None => true,
+                Some(h) => {
+                    let k = h.kind.unwrap_or(0);
+                    self.record.get(k).map(<[u8]>::trim_ascii) == Some(b"type")
+                }
+            };
+            if is_header {
+                self.header = Some(Header::new(&self.record));
+                continue;
+            }
+            let header = self.header.take()?;
+            let item = self.item(&header, at);
+            self.header = Some(header);
+            return Some(item);
         }
-        None
     }
 }
 

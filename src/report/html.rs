@@ -200,13 +200,42 @@ fn chart(h: &mut String, report: &DomainStatusReport) {
 
 fn status_table(h: &mut String, report: &DomainStatusReport) {
     let statuses = report.statuses();
+    let columns: Vec<String> = statuses.iter().map(|s| status_label(*s)).collect();
     let counts = report.group_status_counts(&statuses);
-    h.push_str("<h2>Bounces per domain and status</h2>\n<table class=\"status\">\n<thead><tr><th>domain</th>");
-    for s in &statuses {
-        let _ = write!(h, "<th class=\"n\">{}</th>", esc(&status_label(*s)));
+    count_table(h, "status", &columns, &counts, report);
+}
+
+fn verdict_table(h: &mut String, report: &DomainStatusReport) {
+    let columns: Vec<String> = Verdict::ALL
+        .iter()
+        .map(|v| v.as_str().to_string())
+        .collect();
+    let counts: Vec<Vec<usize>> = report
+        .group_verdict_counts()
+        .iter()
+        .map(|row| row.to_vec())
+        .collect();
+    count_table(h, "verdict", &columns, &counts, report);
+}
+
+/// A table of counts: one row per domain group, one column per `columns`,
+/// a total column and a total row.
+fn count_table(
+    h: &mut String,
+    what: &str,
+    columns: &[String],
+    counts: &[Vec<usize>],
+    report: &DomainStatusReport,
+) {
+    let _ = write!(
+        h,
+        "<h2>Bounces per domain and {what}</h2>\n<table class=\"{what}\">\n<thead><tr><th>domain</th>"
+    );
+    for c in columns {
+        let _ = write!(h, "<th class=\"n\">{}</th>", esc(c));
     }
     h.push_str("<th class=\"n\">total</th></tr></thead>\n<tbody>\n");
-    let mut totals = vec![0usize; statuses.len()];
+    let mut totals = vec![0usize; columns.len()];
     for (g, row) in counts.iter().enumerate() {
         let _ = write!(h, "<tr><td>{}</td>", esc(report.group_name(g)));
         for (t, &n) in totals.iter_mut().zip(row) {
@@ -230,37 +259,6 @@ fn status_table(h: &mut String, report: &DomainStatusReport) {
     );
 }
 
-fn verdict_table(h: &mut String, report: &DomainStatusReport) {
-    h.push_str("<h2>Bounces per domain and verdict</h2>\n<table class=\"verdict\">\n<thead><tr><th>domain</th>");
-    for v in Verdict::ALL {
-        let _ = write!(h, "<th class=\"n\">{}</th>", v.as_str());
-    }
-    h.push_str("<th class=\"n\">total</th></tr></thead>\n<tbody>\n");
-    let mut totals = [0usize; 4];
-    for (g, row) in report.group_verdict_counts().iter().enumerate() {
-        let _ = write!(h, "<tr><td>{}</td>", esc(report.group_name(g)));
-        for (t, &n) in totals.iter_mut().zip(row) {
-            *t += n;
-            cell(h, n);
-        }
-        let _ = writeln!(
-            h,
-            "<td class=\"n total\">{}</td></tr>",
-            row.iter().sum::<usize>()
-        );
-    }
-    h.push_str("</tbody>\n<tfoot><tr class=\"total\"><td>total</td>");
-    for &n in &totals {
-        cell(h, n);
-    }
-    let _ = writeln!(
-        h,
-        "<td class=\"n\">{}</td></tr></tfoot>\n</table>",
-        report.total
-    );
-}
-
-/// A number cell; zero is left blank so the counts stand out.
 fn cell(h: &mut String, n: usize) {
     if n == 0 {
         h.push_str("<td class=\"n\"></td>");
