@@ -12,7 +12,10 @@
 //! - **conflicting overlap** (W006): two rules of one scope, accepting a
 //!   common initial status, match a common reply with different outcomes
 //!   (status or verdict). The walk of the product of their DFAs finds the
-//!   shortest such reply; the earlier rule wins it.
+//!   shortest such reply; the earlier rule wins it. An earlier rule under
+//!   an `initial` or `reported` condition before a later rule with none is
+//!   an exception written on purpose (a specific arm before the general
+//!   one) and is not reported.
 //! - **duplicate rule** (W007): the same regex, flags and condition as an
 //!   earlier rule of the scope.
 //! - **dead regex** (W008): the regex matches no reply at all.
@@ -387,6 +390,15 @@ fn anchored_prefix(rule: &Rule) -> Option<String> {
     })
 }
 
+/// True when `earlier` is an exception to `later` written on purpose: it
+/// sits under an `initial` or `reported` condition and `later` has none,
+/// like a specific match arm before the general one. Their overlap is the
+/// point of the exception, not a conflict.
+fn is_exception(earlier: &Rule, later: &Rule) -> bool {
+    let conditional = |r: &Rule| !r.initial.is_empty() || !r.reported.is_empty();
+    conditional(earlier) && !conditional(later)
+}
+
 /// True when two anchored prefixes prove the rules never match one reply.
 fn prefixes_disjoint(a: &Rule, b: &Rule) -> bool {
     match (anchored_prefix(a), anchored_prefix(b)) {
@@ -568,7 +580,7 @@ pub fn analyse_with(rules: &RuleSet, opts: &Options, classifier: Option<&Classif
                         overlaps.entry(rk).or_default().push(ri);
                         let differ = rule_i.status != rule_k.status
                             || rules.rule_verdict(rule_i) != rules.rule_verdict(rule_k);
-                        if differ {
+                        if differ && !is_exception(rule_i, rule_k) {
                             conflicts.push(Finding::Conflict {
                                 winner: ri,
                                 loser: rk,

@@ -277,6 +277,25 @@ fn shadowing_respects_initial_conditions() {
 }
 
 #[test]
+fn a_conditional_exception_before_a_general_rule_is_not_a_conflict() {
+    // The 4.x.x exception wins its class on purpose: no W006.
+    let text = "global {\n    initial 4.*.* {\n        /^DNS Error: / -> 4.4.3 soft\n    }\n    /^DNS Error: .*NXDOMAIN/ -> 5.1.2 quarantine\n}\n";
+    let mut parsed = Parsed::default();
+    parsed.add_text("t.rules", text);
+    let rules = mxrules::check::check(&parsed).rules.unwrap();
+    let report = analysis::analyse(&rules, &Options::default());
+    assert_eq!(report.findings, vec![]);
+    // The same two rules in the other order: the general rule takes the
+    // exception's replies, which is reported.
+    let swapped = "global {\n    /^DNS Error: .*NXDOMAIN/ -> 5.1.2 quarantine\n    initial 4.*.* {\n        /^DNS Error: / -> 4.4.3 soft\n    }\n}\n";
+    let mut parsed = Parsed::default();
+    parsed.add_text("t.rules", swapped);
+    let rules = mxrules::check::check(&parsed).rules.unwrap();
+    let report = analysis::analyse(&rules, &Options::default());
+    assert_eq!(codes(&report), vec!["W006"]);
+}
+
+#[test]
 fn shadowing_by_a_union_of_earlier_rules() {
     // Neither earlier rule covers the third alone; together they do.
     let mut parsed = Parsed::default();

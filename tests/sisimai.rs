@@ -7,9 +7,11 @@
 //! line up with its reasons, and how far the shipped rules are from the
 //! goal: every `userunknown`, `hostunknown` and `hasmoved` recipient
 //! quarantined, and no recipient whose reason is about policy, spam,
-//! reputation, rate, content or a temporary condition. Extraction and
-//! agreement are asserted; the goal is measured and printed, not asserted
-//! (the rules are being improved).
+//! reputation, rate, content or a temporary condition. Extraction,
+//! agreement and the goal are asserted. The goal holds except for the
+//! recipients of `DISAGREEMENTS`, each with the reason we read it
+//! differently; an entry that stops disagreeing fails the test too, so the
+//! list cannot go stale.
 //!
 //! The snapshot (`snapshots/sisimai__verdicts.snap`) has one line per
 //! label: file, recipient index, Sisimai's reason, our status, verdict and
@@ -58,6 +60,47 @@ const MUST_NOT_QUARANTINE: [&str; 20] = [
     "systemfull",
     "networkerror",
     "systemerror",
+];
+
+/// Labels our verdict deliberately differs from: (file, recipient index,
+/// why). Sisimai decides some reasons from facts a bounce record does not
+/// carry (the SMTP command), and a few labels contradict their message.
+const DISAGREEMENTS: [(&str, usize, &str); 7] = [
+    (
+        "eml/lhost-exim-30.eml",
+        1,
+        "`554 5.7.1 <…>: Recipient address rejected: Access denied` is Postfix's default text for any access-map REJECT (a domain-wide block included): it does not say the address is bad, so the policy decides from 5.7.1",
+    ),
+    (
+        "eml/lhost-exim-37.eml",
+        1,
+        "`553 <host> does not exist` names the sender's own domain (the returned message's envelope sender), not the recipient's: not a dead address",
+    ),
+    (
+        "eml/lhost-trendmicro-02.eml",
+        1,
+        "InterScan's `Unable to deliver message to <…> (and other recipients in the same domain)` covers every permanent failure of the next hop, not only unknown users",
+    ),
+    (
+        "eml/lhost-trendmicro-03.eml",
+        1,
+        "the same InterScan text as trendmicro-02",
+    ),
+    (
+        "eml/rhost-messagelabs-03.eml",
+        1,
+        "`542 <addr> Rejected` says nothing about the address; Symantec's documented unknown-user texts are `Invalid recipient` and `Recipient mailbox is not allowed`",
+    ),
+    (
+        "eml/rfc3464-01.eml",
+        1,
+        "labelled mailboxfull, but its only diagnostic is `550 5.1.1 <…>... User Unknown`: the label contradicts the message",
+    ),
+    (
+        "eml/rhost-nttdocomo-03.eml",
+        1,
+        "docomo's `550 Unknown user` after end of DATA is its recipient filter refusing the sender; the DSN's Diagnostic-Code does not carry the SMTP command that tells it from the same reply to RCPT",
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +209,7 @@ fn sisimai_extraction_and_verdicts() {
     let (mut must_q, mut must_q_ok) = (0usize, 0usize);
     let (mut must_not, mut must_not_ok) = (0usize, 0usize);
     let mut offenders: Vec<String> = Vec::new();
+    let mut documented: Vec<String> = Vec::new();
     for l in &labels {
         let found = find(l);
         let verdict = found.map_or("missing".to_string(), |(_, c)| c.verdict.to_string());
@@ -214,14 +258,21 @@ fn sisimai_extraction_and_verdicts() {
             false
         };
         if offence {
-            offenders.push(format!(
+            let line = format!(
                 "  {} #{}: {} -> {} ({})",
                 l.file,
                 l.recipient_index,
                 l.reason,
                 c.verdict,
                 c.rule.as_deref().unwrap_or("unmatched")
-            ));
+            );
+            match DISAGREEMENTS
+                .iter()
+                .find(|(f, i, _)| *f == l.file && *i == l.recipient_index)
+            {
+                Some((_, _, why)) => documented.push(format!("{line}\n      {why}")),
+                None => offenders.push(line),
+            }
         }
     }
 
@@ -282,7 +333,11 @@ fn sisimai_extraction_and_verdicts() {
         "goal: policy/spam/reputation/rate/content/temporary not quarantined: {}",
         pct(must_not_ok, must_not)
     );
-    let _ = writeln!(report, "worst offenders ({}):", offenders.len());
+    let _ = writeln!(report, "documented disagreements ({}):", documented.len());
+    for d in &documented {
+        let _ = writeln!(report, "{d}");
+    }
+    let _ = writeln!(report, "unexplained offenders ({}):", offenders.len());
     for o in offenders.iter().take(25) {
         let _ = writeln!(report, "{o}");
     }
@@ -299,6 +354,15 @@ fn sisimai_extraction_and_verdicts() {
     assert!(
         share(code_agree, code_given) >= MIN_AGREEMENT,
         "reply code agreement too low\n{report}"
+    );
+    assert!(
+        offenders.is_empty(),
+        "recipients against the goal\n{report}"
+    );
+    assert_eq!(
+        documented.len(),
+        DISAGREEMENTS.len(),
+        "an entry of DISAGREEMENTS no longer disagrees; remove it\n{report}"
     );
     insta::with_settings!({
         snapshot_path => "../snapshots",

@@ -261,6 +261,21 @@ fn host_in(line: &str) -> Option<String> {
     None
 }
 
+/// The address a reply names first, right after its code and enhanced
+/// status: `554 <a@b>... Host unknown`, `550 5.1.1 a@b: …`.
+fn named_after_code(reply: &str) -> Option<String> {
+    let mut words = reply.split_whitespace().skip(1).peekable();
+    if words.peek().is_some_and(|w| {
+        w.split('.').count() == 3
+            && w.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    }) {
+        words.next();
+    }
+    let word = words.next()?.trim_end_matches([':', ',', ';', '.']);
+    address_in(word).filter(|a| a.len() + 2 >= word.len())
+}
+
 fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
@@ -301,6 +316,10 @@ pub(crate) fn scan(text: &str) -> Vec<Found> {
         };
         let mut reply = line[start..].trim().to_string();
         let base = indent(line);
+        // Exim writes `host mx [ip]: 550 <a@b>:` and the rest of the reply
+        // on the next line at the same indentation: a reply that starts
+        // after such a prefix and breaks off after a colon goes on over a
+        // line that starts neither a reply nor another mention.
         let code = &line[start..start + 3];
         let mut multi = line.as_bytes().get(start + 3) == Some(&b'-');
         let mut j = i + 1;
@@ -311,7 +330,14 @@ pub(crate) fn scan(text: &str) -> Vec<Found> {
             }
             let same_code =
                 t.starts_with(code) && matches!(t.as_bytes().get(3), None | Some(b' ' | b'-'));
-            if (multi && same_code) || (!same_code && indent(next) > base) {
+            let wrapped = start > base
+                && reply.ends_with(':')
+                && indent(next) == base
+                && reply_start(next).is_none()
+                && host_in(next).is_none()
+                && !t.to_ascii_lowercase().starts_with("smtp error")
+                && mentioned_address(next).is_none();
+            if (multi && same_code) || (!same_code && (indent(next) > base || wrapped)) {
                 multi = same_code && t.as_bytes().get(3) == Some(&b'-');
                 reply.push('\n');
                 reply.push_str(t);
@@ -319,6 +345,14 @@ pub(crate) fn scan(text: &str) -> Vec<Found> {
             } else {
                 break;
             }
+        }
+        // Sendmail's transcript names the recipient right after the code
+        // (`554 <a@b>... 550 Host unknown`): that reply is about it.
+        if let Some(a) = named_after_code(&reply)
+            && rcpt.as_deref().is_none_or(|r| !r.eq_ignore_ascii_case(&a))
+        {
+            rcpt = Some(a);
+            rcpt_line = i;
         }
         found.push(Found {
             rcpt: rcpt.clone(),
@@ -360,7 +394,19 @@ fn explain(lines: &[&str], at: usize, rcpt: Option<String>, host: Option<String>
     }
     let line = lines.get(at).map_or("", |l| l.trim());
     let mention_has_words = clean_address(line).len() + 8 < line.len();
-    if reply.is_empty() {
+    // Lotus Notes writes the reason first, the address on the next line.
+    let reason_above = at
+        .checked_sub(1)
+        .and_then(|k| lines.get(k))
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("--") && address_in(l).is_none());
+    let only_address = address_in(line).is_some_and(|a| clean_address(line) == a);
+    if reply.is_empty()
+        && only_address
+        && let Some(above) = reason_above
+    {
+        reply = above.to_string();
+    } else if reply.is_empty() {
         reply = line.to_string();
     } else if mention_has_words {
         reply = format!("{line} {reply}");
@@ -435,6 +481,58 @@ mod tests {
             f[0].reply,
             "550 5.1.1 <kijitora@example.jp>... User Unknown"
         );
+    }
+
+    #[test]
+    fn exim_reply_wrapped_at_the_same_indentation() {
+        let text = "The following address(es) failed:\n\n  \
+            anna@example.ch\n    \
+            SMTP error from remote mail server after RCPT TO:<anna@example.ch>:\n    \
+            host mx1.example.eu [192.0.2.32]: 554 5.7.1 <anna@example.ch>:\n    \
+            Recipient address rejected: Access denied\n\n";
+        let f = scan(text);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].reply,
+            "554 5.7.1 <anna@example.ch>:\nRecipient address rejected: Access denied"
+        );
+        assert_eq!(f[0].host.as_deref(), Some("mx1.example.eu"));
+    }
+
+    #[test]
+    fn sendmail_transcript_names_each_recipient_after_the_code() {
+        let text = "   ----- Transcript of session follows -----\n\
+            550 example.ed.jp (smtp)... 550 Host unknown\n\
+            554 <anna@example.ed.jp>... 550 Host unknown (Authoritative answer from name server)\n\
+            550 example.ac.jp (smtp)... 550 Host unknown\n\
+            554 <bob@example.ac.jp>... 550 Host unknown (Authoritative answer from name server)\n";
+        let f = scan(text);
+        let rcpts: Vec<Option<&str>> = f.iter().map(|x| x.rcpt.as_deref()).collect();
+        assert_eq!(
+            rcpts,
+            vec![
+                None,
+                Some("anna@example.ed.jp"),
+                Some("anna@example.ed.jp"),
+                Some("bob@example.ac.jp")
+            ]
+        );
+        assert_eq!(
+            f[3].reply,
+            "554 <bob@example.ac.jp>... 550 Host unknown (Authoritative answer from name server)"
+        );
+    }
+
+    #[test]
+    fn notes_reason_above_the_address() {
+        let text = "------- Failure Reasons  --------\n\n\
+            User  not listed in public Name & Address Book\n\
+            anna@example.com\n\n\n\
+            ------- Returned Message --------\nReceived: from x\n";
+        let f = scan(text);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rcpt.as_deref(), Some("anna@example.com"));
+        assert_eq!(f[0].reply, "User  not listed in public Name & Address Book");
     }
 
     #[test]
