@@ -1156,7 +1156,7 @@ fn run_classifier(
     by_location: &HashMap<String, u32>,
 ) -> EngineRun {
     let mut best = Duration::MAX;
-    let mut out: Vec<Option<String>> = Vec::new();
+    let mut out: Vec<Option<std::sync::Arc<str>>> = Vec::new();
     for _ in 0..runs.max(1) {
         out = Vec::with_capacity(traffic.len());
         let t0 = Instant::now();
@@ -1170,7 +1170,7 @@ fn run_classifier(
         .iter()
         .map(|r| {
             r.as_ref().map_or(NONE, |loc| {
-                by_location.get(loc).copied().unwrap_or(NONE - 1)
+                by_location.get(&**loc).copied().unwrap_or(NONE - 1)
             })
         })
         .collect();

@@ -730,7 +730,7 @@ pub fn analyse_with(rules: &RuleSet, opts: &Options, classifier: Option<&Classif
                     let taken_by = rules
                         .rules
                         .iter()
-                        .find(|r| Some(r.location()) == got.rule)
+                        .find(|r| got.rule.as_deref() == Some(r.location().as_str()))
                         .map(|r| r.id);
                     report.findings.push(Finding::ExampleTaken {
                         rule: rule.id,

@@ -35,6 +35,8 @@
 //! assert_eq!(v.verdict.as_str(), "hard");
 //! ```
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::compile::{self, Options};
@@ -99,12 +101,12 @@ pub struct Classification {
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<Category>,
-    /// The deciding rule as `file:line`.
+    /// The deciding rule as `file:line` (shared, not formatted per bounce).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     /// The scope of the deciding rule.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: Option<Arc<str>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unmatched: bool,
 }
@@ -168,6 +170,8 @@ pub struct Explanation {
 #[derive(Clone, Debug)]
 pub struct Classifier<T: AsRef<[u32]> = Vec<u32>> {
     tables: Tables<T>,
+    /// Each rule's `file:line` and scope name, made once.
+    names: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Classifier {
@@ -178,14 +182,29 @@ impl Classifier {
 
     /// Compiles a checked rule set.
     pub fn with_options(rules: RuleSet, opts: &Options) -> Result<Classifier, Vec<Diagnostic>> {
-        compile::compile(rules, opts).map(|(tables, _)| Classifier { tables })
+        compile::compile(rules, opts).map(|(tables, _)| Classifier::from_tables(tables))
     }
 }
 
 impl<T: AsRef<[u32]>> Classifier<T> {
     /// Wraps tables compiled or loaded elsewhere.
     pub fn from_tables(tables: Tables<T>) -> Classifier<T> {
-        Classifier { tables }
+        let rules = &tables.rules;
+        let scopes: Vec<Arc<str>> = rules.scopes.iter().map(|s| Arc::from(s.name())).collect();
+        let names = rules
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    Arc::from(r.location()),
+                    scopes
+                        .get(r.scope)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::from("")),
+                )
+            })
+            .collect();
+        Classifier { tables, names }
     }
 
     pub fn tables(&self) -> &Tables<T> {
@@ -220,17 +239,17 @@ impl<T: AsRef<[u32]>> Classifier<T> {
 
     fn matched(&self, r: usize, initial: Option<Status>) -> Classification {
         let rules = &self.tables.rules;
-        match rules.rules.get(r) {
-            Some(rule) => Classification {
+        match (rules.rules.get(r), self.names.get(r)) {
+            (Some(rule), Some((location, scope))) => Classification {
                 status: Some(rule.status),
                 initial_status: initial,
                 verdict: rules.rule_verdict(rule),
                 category: rule.category,
-                rule: Some(rule.location()),
-                scope: rules.scopes.get(rule.scope).map(|s| s.name()),
+                rule: Some(location.clone()),
+                scope: Some(scope.clone()),
                 unmatched: false,
             },
-            None => self.unmatched(initial),
+            _ => self.unmatched(initial),
         }
     }
 

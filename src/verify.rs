@@ -979,7 +979,7 @@ impl Decision {
                     regex: String::new(),
                     status: c.status.unwrap_or(Status::new(5, 0, 0)),
                     verdict: c.verdict,
-                    scope: c.scope.clone().unwrap_or_default(),
+                    scope: c.scope.as_deref().unwrap_or_default().to_string(),
                 })
             }),
         }

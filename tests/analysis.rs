@@ -159,8 +159,8 @@ fn four_findings_file_gets_exactly_its_four_findings() {
                 );
                 assert!(regex_of(&rules, *rule).is_match(b.reply.as_bytes()));
                 assert_eq!(
-                    classifier.classify(&b).rule,
-                    Some(rules.rules[covering[0]].location())
+                    classifier.classify(&b).rule.as_deref(),
+                    Some(rules.rules[covering[0]].location().as_str())
                 );
             }
             Finding::Duplicate { rule, first } => assert_eq!((line(*rule), line(*first)), (16, 15)),
@@ -180,7 +180,10 @@ fn four_findings_file_gets_exactly_its_four_findings() {
                 b.status = initial.0;
                 b.reported_category = initial.1;
                 let got = classifier.classify(&b);
-                assert_eq!(got.rule, Some(rules.rules[*winner].location()));
+                assert_eq!(
+                    got.rule.as_deref(),
+                    Some(rules.rules[*winner].location().as_str())
+                );
                 assert_eq!(got.verdict.as_str(), "blocked");
             }
             Finding::ExampleTaken {
@@ -194,7 +197,7 @@ fn four_findings_file_gets_exactly_its_four_findings() {
                 );
                 let b = bounce_in_scope(&rules, *rule, &rules.rules[*rule].examples[0]);
                 assert_eq!(
-                    classifier.classify(&b).rule,
+                    classifier.classify(&b).rule.map(|r| r.to_string()),
                     taken_by.map(|t| rules.rules[t].location())
                 );
             }
@@ -231,8 +234,8 @@ fn conflict_and_override_witnesses_reclassify_as_claimed() {
             b.status = initial.0;
             b.reported_category = initial.1;
             assert_eq!(
-                classifier.classify(&b).rule,
-                Some(rules.rules[winner].location()),
+                classifier.classify(&b).rule.as_deref(),
+                Some(rules.rules[winner].location().as_str()),
                 "{file}"
             );
             checked += 1;

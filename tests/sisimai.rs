@@ -221,7 +221,7 @@ fn sisimai_extraction_and_verdicts() {
         let (status, rule) = match found {
             Some((_, c)) => (
                 c.status.map_or("none".to_string(), |s| s.to_string()),
-                c.rule.clone().unwrap_or_else(|| "unmatched".to_string()),
+                c.rule.as_deref().unwrap_or("unmatched").to_string(),
             ),
             None => ("-".to_string(), "-".to_string()),
         };

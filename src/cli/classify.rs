@@ -379,7 +379,7 @@ impl Writer {
                 {
                     quarantined.entry(address).or_insert_with(|| Quarantined {
                         status: c.status.map(|s| s.to_string()).unwrap_or_default(),
-                        rule: c.rule.clone().unwrap_or_else(|| String::from("unmatched")),
+                        rule: c.rule.as_deref().unwrap_or("unmatched").to_string(),
                     });
                 }
                 match self.format {

@@ -175,8 +175,8 @@ impl Reference {
                         .verdict
                         .unwrap_or_else(|| self.rules.policy.verdict(rule.status)),
                     category: rule.category,
-                    rule: Some(format!("{}:{}", rule.origin.file, rule.origin.line)),
-                    scope: Some(self.rules.scopes[rule.scope].name()),
+                    rule: Some(format!("{}:{}", rule.origin.file, rule.origin.line).into()),
+                    scope: Some(self.rules.scopes[rule.scope].name().into()),
                     unmatched: false,
                 };
             }
