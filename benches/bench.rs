@@ -1043,16 +1043,7 @@ impl<'a> Sets<'a> {
 
 /// (a') The compiled tables without building a `Classification`.
 fn tables_core<T: AsRef<[u32]>>(c: &Classifier<T>, n: &Normalized) -> u32 {
-    let t = c.tables();
-    let hay = n.reply.text.as_bytes();
-    for (s, _) in t.selector.select(n.mx.as_deref(), n.rcpt_domain.as_deref()) {
-        if let Some(r) =
-            t.scopes[s].first_match(&t.rules.rules, hay, n.reply.initial, n.reported_category)
-        {
-            return r as u32;
-        }
-    }
-    NONE
+    c.decide(n).map_or(NONE, |r| r as u32)
 }
 
 // ---------------------------------------------------------------------------
@@ -1308,19 +1299,18 @@ fn print_build(g: &Generated, b: &Built) {
         b.check.as_secs_f64() * 1e3,
     );
     println!(
-        "compile: {:.1} ms total, {:.3} ms/rule; {} scopes, {} combined DFAs (shards), {} heavy rules (one DFA each, behind the literal prefilter)",
+        "compile: {:.1} ms total, {:.3} ms/rule; {} scopes, one DFA per rule; {} rules found through {} literals, {} rules run on every reply of their scope",
         b.compile.as_secs_f64() * 1e3,
         b.compile.as_secs_f64() * 1e3 / g.rules as f64,
         s.scopes,
-        s.shards,
-        s.heavy_rules,
+        s.literal_rules,
+        s.literals,
+        s.always_rules,
     );
-    let multi = s.shard_rules.iter().filter(|(_, v)| v.len() > 1).count();
     println!(
-        "tables: {:.1} MiB of DFAs, largest DFA {:.2} MiB, {} scopes split over several shards; RSS {} before compile, {} after",
+        "tables: {:.1} MiB of DFAs, largest DFA {:.1} KiB; RSS {} before compile, {} after",
         mib(s.dfa_bytes as f64),
-        mib(s.largest_shard_bytes as f64),
-        multi,
+        s.largest_dfa_bytes as f64 / 1024.0,
         kib_str(b.rss_before),
         kib_str(b.rss_after),
     );

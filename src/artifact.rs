@@ -42,12 +42,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::Classifier;
 use crate::model::RuleSet;
-use crate::tables::{CompiledScope, Prefilter, Selector, Shard, Tables};
+use crate::tables::{Check, CompiledScope, Hit, Prefilter, ScopeRule, Selector, Tables};
 
 /// The first bytes of every compiled file.
 pub const MAGIC: &[u8; 8] = b"MXRULES\0";
 /// The version of the layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const ENDIAN_MARK: u32 = 0x0A0B_0C0D;
 const HEADER_LEN: usize = 40;
 
@@ -139,19 +139,22 @@ impl std::error::Error for ArtifactError {}
 
 /// Where a DFA lies in the file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct ShardEntry {
-    offset: u64,
-    len: u64,
-    rules: Vec<usize>,
+struct RuleEntry {
+    rule: usize,
+    check: CheckEntry,
+}
+
+/// How a rule is found: by its literals alone, or by its DFA at `offset`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+enum CheckEntry {
+    Literal { start: bool, end: bool },
+    Dfa { offset: u64, len: u64, groups: u8 },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct ScopeEntry {
     name: String,
-    shards: Vec<ShardEntry>,
-    heavy: Vec<ShardEntry>,
-    literals: Vec<(Vec<u8>, Vec<u32>)>,
-    always: Vec<u32>,
+    rules: Vec<RuleEntry>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -167,6 +170,8 @@ struct Contents {
     rules: RuleSet,
     selector: SelectorEntry,
     scopes: Vec<ScopeEntry>,
+    /// The literals of every rule, lowercase, and what finding each says.
+    literals: Vec<(Vec<u8>, Vec<Hit>)>,
 }
 
 fn sorted(m: &std::collections::HashMap<String, usize>) -> Vec<(String, usize)> {
@@ -185,10 +190,13 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
     let mut blobs: Vec<Vec<Vec<u8>>> = Vec::new();
     for scope in &tables.scopes {
         let mut v = Vec::new();
-        for shard in scope.shards.iter().chain(&scope.heavy) {
-            let (bytes, pad) = shard.dfa.to_bytes_little_endian();
-            v.push(bytes[pad..].to_vec());
+        for r in &scope.rules {
+            if let Check::Dfa { dfa, .. } = &r.check {
+                let (bytes, pad) = dfa.to_bytes_little_endian();
+                v.push(bytes[pad..].to_vec());
+            }
         }
+
         blobs.push(v);
     }
     // The table of contents refers to offsets after itself, so lay out the
@@ -197,21 +205,32 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
     let mut rel = 0u64;
     for (scope, b) in tables.scopes.iter().zip(&blobs) {
         let mut entries = Vec::new();
-        for (shard, blob) in scope.shards.iter().chain(&scope.heavy).zip(b) {
-            entries.push(ShardEntry {
-                offset: rel,
-                len: blob.len() as u64,
-                rules: shard.rules.clone(),
+        let mut blobs = b.iter();
+        for r in &scope.rules {
+            let check = match &r.check {
+                Check::Literal { start, end } => CheckEntry::Literal {
+                    start: *start,
+                    end: *end,
+                },
+                Check::Dfa { groups, .. } => {
+                    let len = blobs.next().map_or(0, Vec::len);
+                    let entry = CheckEntry::Dfa {
+                        offset: rel,
+                        len: len as u64,
+                        groups: *groups,
+                    };
+                    rel += (len + pad8(len)) as u64;
+                    entry
+                }
+            };
+            entries.push(RuleEntry {
+                rule: r.rule,
+                check,
             });
-            rel += (blob.len() + pad8(blob.len())) as u64;
         }
-        let heavy = entries.split_off(scope.shards.len());
         scopes.push(ScopeEntry {
             name: scope.name.clone(),
-            shards: entries,
-            heavy,
-            literals: scope.prefilter.literals.clone(),
-            always: scope.prefilter.always.clone(),
+            rules: entries,
         });
     }
     let contents = Contents {
@@ -223,6 +242,7 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
             global: tables.selector.global,
         },
         scopes,
+        literals: tables.prefilter.literals.clone(),
     };
     let toc = serde_json::to_vec(&contents)
         .map_err(|e| ArtifactError::new(ErrorKind::Corrupt(e.to_string())))?;
@@ -315,40 +335,73 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-fn read_shards<'a>(
+/// The DFA stored at `offset` (from the data area) for `len` bytes, read
+/// in place and validated.
+fn read_dfa<'a>(
     bytes: &'a [u8],
     data_start: usize,
-    entries: &[ShardEntry],
+    offset: u64,
+    len: u64,
+    scope: &str,
+) -> Result<dense::DFA<&'a [u32]>, ArtifactError> {
+    let start = usize::try_from(offset)
+        .ok()
+        .and_then(|o| o.checked_add(data_start))
+        .ok_or_else(|| corrupt("DFA offset out of range"))?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| start.checked_add(l))
+        .ok_or_else(|| corrupt("DFA length out of range"))?;
+    let blob = bytes
+        .get(start..end)
+        .ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
+    dense::DFA::from_bytes(blob)
+        .map(|(dfa, _)| dfa)
+        .map_err(|err| corrupt(format!("DFA of scope `{scope}`: {err}")))
+}
+
+fn read_rules<'a>(
+    bytes: &'a [u8],
+    data_start: usize,
+    entries: &[RuleEntry],
     scope: &str,
     nrules: usize,
-) -> Result<Vec<Shard<&'a [u32]>>, ArtifactError> {
-    let mut shards = Vec::with_capacity(entries.len());
+) -> Result<Vec<ScopeRule<&'a [u32]>>, ArtifactError> {
+    let mut out = Vec::with_capacity(entries.len());
     for e in entries {
-        let start = usize::try_from(e.offset)
-            .ok()
-            .and_then(|o| o.checked_add(data_start))
-            .ok_or_else(|| corrupt("DFA offset out of range"))?;
-        let end = usize::try_from(e.len)
-            .ok()
-            .and_then(|l| start.checked_add(l))
-            .ok_or_else(|| corrupt("DFA length out of range"))?;
-        let blob = bytes
-            .get(start..end)
-            .ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
-        let (dfa, _) = dense::DFA::from_bytes(blob)
-            .map_err(|err| corrupt(format!("DFA of scope `{scope}`: {err}")))?;
-        if e.rules.iter().any(|&r| r >= nrules) {
-            return Err(corrupt("a DFA refers to a rule that does not exist"));
+        if e.rule >= nrules {
+            return Err(corrupt("a scope refers to a rule that does not exist"));
         }
-        if Automaton::pattern_len(&dfa) != e.rules.len() {
-            return Err(corrupt("a DFA's patterns do not match its rules"));
+        let (offset, len, groups) = match e.check {
+            CheckEntry::Literal { start, end } => {
+                out.push(ScopeRule {
+                    rule: e.rule,
+                    check: Check::Literal { start, end },
+                });
+                continue;
+            }
+            CheckEntry::Dfa {
+                offset,
+                len,
+                groups,
+            } => (offset, len, groups),
+        };
+        if usize::from(groups) > 8 {
+            return Err(corrupt("a rule has more literal groups than a byte holds"));
         }
-        shards.push(Shard {
-            dfa,
-            rules: e.rules.clone(),
+        let dfa = read_dfa(bytes, data_start, offset, len, scope)?;
+        if Automaton::pattern_len(&dfa) != 1 {
+            return Err(corrupt("a rule's DFA does not hold exactly one pattern"));
+        }
+        out.push(ScopeRule {
+            rule: e.rule,
+            check: Check::Dfa {
+                dfa: Box::new(dfa),
+                groups,
+            },
         });
     }
-    Ok(shards)
+    Ok(out)
 }
 
 /// Verifies a compiled file and builds a classifier that reads its DFAs in
@@ -409,30 +462,39 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
     }
     let mut scopes = Vec::with_capacity(contents.scopes.len());
     for s in &contents.scopes {
-        let shards = read_shards(bytes, data_start, &s.shards, &s.name, nrules)?;
-        let heavy = read_shards(bytes, data_start, &s.heavy, &s.name, nrules)?;
-        if heavy.iter().any(|h| h.rules.len() != 1) {
-            return Err(corrupt("a heavy rule's DFA holds more than one rule"));
-        }
-        let nheavy = heavy.len();
-        if s.literals
-            .iter()
-            .flat_map(|(_, o)| o)
-            .chain(&s.always)
-            .any(|&i| i as usize >= nheavy)
-        {
-            return Err(corrupt(
-                "the prefilter refers to a rule that does not exist",
-            ));
-        }
-        let prefilter = Prefilter::new(s.literals.clone(), s.always.clone()).map_err(corrupt)?;
-        scopes.push(CompiledScope {
-            name: s.name.clone(),
-            shards,
-            heavy,
-            prefilter,
-        });
+        let members = read_rules(bytes, data_start, &s.rules, &s.name, nrules)?;
+        scopes.push(CompiledScope::new(s.name.clone(), members));
     }
+    let fits = |h: &Hit| match h {
+        Hit::Exact {
+            scope,
+            rule,
+            text,
+            fold,
+        } => {
+            text.len() == fold.len()
+                && matches!(
+                    scopes
+                        .get(*scope as usize)
+                        .and_then(|s: &CompiledScope<&[u32]>| s.rules.get(*rule as usize))
+                        .map(|m| &m.check),
+                    Some(Check::Literal { .. })
+                )
+        }
+        Hit::Group { scope, rule, group } => matches!(
+            scopes
+                .get(*scope as usize)
+                .and_then(|s: &CompiledScope<&[u32]>| s.rules.get(*rule as usize))
+                .map(|m| &m.check),
+            Some(Check::Dfa { groups, .. }) if group < groups
+        ),
+    };
+    if !contents.literals.iter().flat_map(|(_, h)| h).all(fits) {
+        return Err(corrupt(
+            "the prefilter refers to a rule that does not exist",
+        ));
+    }
+    let prefilter = Prefilter::new(contents.literals.clone()).map_err(corrupt)?;
     let in_range = |v: &[(String, usize)]| v.iter().all(|(_, i)| *i < nscopes);
     let sel = &contents.selector;
     if !in_range(&sel.exact)
@@ -464,5 +526,6 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
         rules: contents.rules,
         scopes,
         selector,
+        prefilter,
     }))
 }

@@ -222,19 +222,21 @@ impl<T: AsRef<[u32]>> Classifier<T> {
 
     /// Classifies a bounce already normalized.
     pub fn classify_normalized(&self, n: &Normalized) -> Classification {
-        let t = &self.tables;
-        let hay = n.reply.text.as_bytes();
-        for (scope, _) in t.selector.select(n.mx.as_deref(), n.rcpt_domain.as_deref()) {
-            let Some(cs) = t.scopes.get(scope) else {
-                continue;
-            };
-            if let Some(r) =
-                cs.first_match(&t.rules.rules, hay, n.reply.initial, n.reported_category)
-            {
-                return self.matched(r, n.reply.initial);
-            }
+        match self.decide(n) {
+            Some(r) => self.matched(r, n.reply.initial),
+            None => self.unmatched(n.reply.initial),
         }
-        self.unmatched(n.reply.initial)
+    }
+
+    /// The deciding rule of a normalized bounce, if any rule matches.
+    pub fn decide(&self, n: &Normalized) -> Option<usize> {
+        self.tables.first_match(
+            n.mx.as_deref(),
+            n.rcpt_domain.as_deref(),
+            n.reply.text.as_bytes(),
+            n.reply.initial,
+            n.reported_category,
+        )
     }
 
     fn matched(&self, r: usize, initial: Option<Status>) -> Classification {
@@ -276,8 +278,7 @@ impl<T: AsRef<[u32]>> Classifier<T> {
             let Some(cs) = t.scopes.get(scope) else {
                 continue;
             };
-            let matching =
-                cs.all_matches(&t.rules.rules, hay, n.reply.initial, n.reported_category);
+            let matching = t.all_matches(scope, hay, n.reply.initial, n.reported_category);
             scopes.push(ScopeTrace {
                 scope: cs.name.clone(),
                 reason: match reason {

@@ -1,13 +1,19 @@
-//! Rule set to tables: one or more dense DFAs per scope, and the selector.
+//! Rule set to tables: a literal prefilter and one small DFA per rule, per
+//! scope; and the selector.
 //!
-//! A scope's rules are packed, in source order, into as few DFAs as fit
-//! under a size cap ([`Options::dfa_size_limit`]): rules are added to the
-//! current shard while the combined DFA stays under the cap (trying twice as
-//! many each time, then backing off), and the next shard starts where the
-//! last one stopped. Unanchored rules such as `(?i)a.*b` multiply the size of
-//! a combined DFA, so `.*`-heavy scopes end up in several shards while
-//! literal-prefix scopes fit in one. A rule too big for a DFA even alone gets
-//! an error naming the cap: no rule can make compilation run out of memory.
+//! Every rule gets a dense DFA of its own (regex-automata), built in
+//! parallel. A DFA of one rule stays small whatever the rule (no product of
+//! `.*` rules, as in one combined automaton), is walked only until its first
+//! match, and dies after a few bytes when the rule is `^`-anchored and the
+//! reply does not start its way. A rule too big for a DFA even alone gets an
+//! error naming the cap: no rule can make compilation run out of memory.
+//!
+//! Which rules to run is decided by literals: for each rule, a set of
+//! strings one of which every match contains (the most selective such set:
+//! `recipient address rejected: user unknown` rather than `550`), found on
+//! the regex's syntax tree. One Aho-Corasick automaton per scope finds them
+//! in a reply (ASCII case ignored); only their rules, and the few rules with
+//! no such literal, are run, lowest first.
 //!
 //! ```
 //! use mxrules::load::Parsed;
@@ -15,21 +21,19 @@
 //! parsed.add_text("a.rules", r#"global { /^550 5\.1\.1 / -> 5.1.1 quarantine }"#);
 //! let rules = mxrules::check::check(&parsed).rules.unwrap();
 //! let (tables, stats) = mxrules::compile::compile(rules, &mxrules::compile::Options::default()).unwrap();
-//! assert_eq!(stats.shards, 1);
+//! assert_eq!(stats.literal_rules, 1);
 //! assert_eq!(tables.scopes.len(), 1);
 //! ```
 
 use std::time::{Duration, Instant};
 
 use regex_automata::MatchKind;
-use regex_automata::dfa::dense;
+use regex_automata::dfa::{StartKind, dense};
 use regex_automata::nfa::thompson;
 
 use crate::diag::{Code, Diagnostic};
-use crate::model::RuleId;
 use crate::model::{RuleSet, ScopeKey, syntax_config};
-use crate::tables::{CompiledScope, Prefilter, Selector, Shard, Tables};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use crate::tables::{Check, CompiledScope, Hit, Prefilter, ScopeRule, Selector, Tables};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Compilation settings.
@@ -37,12 +41,15 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 pub struct Options {
     /// The most bytes one DFA may take.
     pub dfa_size_limit: usize,
+    /// Threads that build DFAs; 0 means one per core.
+    pub threads: usize,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             dfa_size_limit: 8 * 1024 * 1024,
+            threads: 0,
         }
     }
 }
@@ -52,15 +59,20 @@ impl Default for Options {
 pub struct Stats {
     pub rules: usize,
     pub scopes: usize,
-    pub shards: usize,
     /// Bytes of all DFA tables.
     pub dfa_bytes: usize,
-    /// The largest shard, in bytes.
-    pub largest_shard_bytes: usize,
-    /// Rules with a DFA of their own behind the literal prefilter.
-    pub heavy_rules: usize,
-    /// Rules per shard, scope by scope.
-    pub shard_rules: Vec<(String, Vec<usize>)>,
+    /// The largest rule DFA, in bytes.
+    pub largest_dfa_bytes: usize,
+    /// Rules whose regex is a few literal strings: found by the prefilter
+    /// alone, no DFA run.
+    pub literal_rules: usize,
+    /// Rules whose DFA runs only once the prefilter found their literals.
+    pub group_rules: usize,
+    /// Rules with no literal that every match contains: their DFA runs on
+    /// every reply of their scope.
+    pub always_rules: usize,
+    /// Distinct literals over all scopes.
+    pub literals: usize,
     #[serde(serialize_with = "ser_ms")]
     pub elapsed: Duration,
     pub dfa_size_limit: usize,
@@ -79,14 +91,24 @@ pub fn pattern(rule: &crate::model::Rule) -> String {
     }
 }
 
-/// Builds one multi-pattern DFA, refusing one whose finished size is over
-/// the cap (the builder checks the cap while determinizing, and the final
-/// table can come out slightly larger).
+/// Builds one multi-pattern DFA reporting every pattern that matches
+/// (`MatchKind::All`), for the analysis. Refuses one whose finished size is
+/// over the cap (the builder checks the cap while determinizing, and the
+/// final table can come out slightly larger).
 pub(crate) fn build(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
+    build_with(patterns, limit, MatchKind::All)
+}
+
+fn build_with(
+    patterns: &[String],
+    limit: usize,
+    kind: MatchKind,
+) -> Result<dense::DFA<Vec<u32>>, String> {
     let dfa = dense::Builder::new()
         .configure(
             dense::DFA::config()
-                .match_kind(MatchKind::All)
+                .match_kind(kind)
+                .start_kind(StartKind::Unanchored)
                 .dfa_size_limit(Some(limit))
                 .determinize_size_limit(Some(limit.saturating_mul(2))),
         )
@@ -103,6 +125,48 @@ pub(crate) fn build(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<
     Ok(dfa)
 }
 
+/// The DFA of one rule, for classification: stops at the first match.
+fn build_rule(pattern: &str, limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
+    build_with(&[pattern.to_string()], limit, MatchKind::LeftmostFirst)
+}
+
+/// Builds `f(i)` for every `i < n` on `threads` threads (0: one per core),
+/// results in index order.
+fn parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        t => t,
+    }
+    .clamp(1, 64);
+    if threads == 1 || n < 32 {
+        return (0..n).map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<Vec<(usize, T)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            break out;
+                        }
+                        out.push((i, f(i)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut all: Vec<(usize, T)> = parts.iter_mut().flat_map(std::mem::take).collect();
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, t)| t).collect()
+}
+
 /// Compiles a checked rule set. Returns every rule that does not fit as a
 /// diagnostic.
 pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Diagnostic>> {
@@ -114,80 +178,104 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         dfa_size_limit: opts.dfa_size_limit,
         ..Stats::default()
     };
+    let built = parallel(rules.rules.len(), opts.threads, |r| {
+        let rule = &rules.rules[r];
+        let plan = plan(rule);
+        let dfa = match &plan {
+            Plan::Exact { .. } => None,
+            Plan::Dfa { .. } => Some(build_rule(&pattern(rule), opts.dfa_size_limit)),
+        };
+        (plan, dfa)
+    });
+    let mut built: Vec<Option<_>> = built.into_iter().map(Some).collect();
     let mut scopes = Vec::with_capacity(rules.scopes.len());
-    for scope in &rules.scopes {
-        let (mut light, mut heavy_ids) = (Vec::new(), Vec::new());
+    let mut literals: Vec<(Vec<u8>, Vec<Hit>)> = Vec::new();
+    let mut index_of: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    let mut add = |lit: Vec<u8>, hit: Hit| match index_of.get(&lit) {
+        Some(&i) => literals[i].1.push(hit),
+        None => {
+            index_of.insert(lit.clone(), literals.len());
+            literals.push((lit, vec![hit]));
+        }
+    };
+    for (scope_index, scope) in rules.scopes.iter().enumerate() {
+        let scope_index = u32::try_from(scope_index).unwrap_or(u32::MAX);
+        let mut members: Vec<ScopeRule> = Vec::with_capacity(scope.rules.len());
         for &r in &scope.rules {
-            let Some(rule) = rules.rules.get(r) else {
+            let (Some(rule), Some((plan, dfa))) =
+                (rules.rules.get(r), built.get_mut(r).and_then(Option::take))
+            else {
                 continue;
             };
-            if is_heavy(rule) {
-                heavy_ids.push(r);
-            } else {
-                light.push(r);
-            }
-        }
-        let shards = pack(&rules, &light, opts, &mut diags);
-        let mut heavy = Vec::new();
-        let mut literals: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
-        let mut always = Vec::new();
-        for &r in &heavy_ids {
-            let Some(rule) = rules.rules.get(r) else {
-                continue;
-            };
-            match build(&[pattern(rule)], opts.dfa_size_limit) {
-                Ok(dfa) => {
-                    let index = u32::try_from(heavy.len()).unwrap_or(u32::MAX);
-                    match required_literals(rule) {
-                        Some(lits) => {
-                            for lit in lits {
-                                match literals.iter_mut().find(|(l, _)| *l == lit) {
-                                    Some((_, owners)) => owners.push(index),
-                                    None => literals.push((lit, vec![index])),
-                                }
-                            }
-                        }
-                        None => always.push(index),
+            let index = u32::try_from(members.len()).unwrap_or(u32::MAX);
+            let check = match (plan, dfa) {
+                (Plan::Exact { start, end, texts }, _) => {
+                    stats.literal_rules += 1;
+                    for (text, fold) in texts {
+                        add(
+                            text.to_ascii_lowercase(),
+                            Hit::Exact {
+                                scope: scope_index,
+                                rule: index,
+                                text,
+                                fold,
+                            },
+                        );
                     }
-                    heavy.push(Shard {
-                        dfa,
-                        rules: vec![r],
-                    });
+                    Check::Literal { start, end }
                 }
-                Err(e) => diags.push(too_big(rule, &e, opts.dfa_size_limit)),
-            }
-        }
-        let prefilter = match Prefilter::new(literals, always) {
-            Ok(p) => p,
-            Err(e) => {
-                if let Some(rule) = heavy_ids.first().and_then(|&r| rules.rules.get(r)) {
-                    diags.push(Diagnostic::new(
-                        Code::RuleTooBig,
-                        format!("the literal prefilter of this scope cannot be built: {e}"),
-                        rule.head,
-                        "first heavy rule of the scope",
-                    ));
+                (Plan::Dfa { groups }, Some(Ok(dfa))) => {
+                    if groups.is_empty() {
+                        stats.always_rules += 1;
+                    } else {
+                        stats.group_rules += 1;
+                    }
+                    for (g, lits) in groups.iter().enumerate() {
+                        let group = u8::try_from(g).unwrap_or(u8::MAX);
+                        for lit in lits {
+                            add(
+                                lit.clone(),
+                                Hit::Group {
+                                    scope: scope_index,
+                                    rule: index,
+                                    group,
+                                },
+                            );
+                        }
+                    }
+                    stats.largest_dfa_bytes = stats.largest_dfa_bytes.max(dfa.memory_usage());
+                    Check::Dfa {
+                        dfa: Box::new(dfa),
+                        groups: u8::try_from(groups.len()).unwrap_or(u8::MAX),
+                    }
                 }
-                Prefilter::default()
-            }
-        };
-        for sh in shards.iter().chain(&heavy) {
-            stats.largest_shard_bytes = stats.largest_shard_bytes.max(sh.dfa.memory_usage());
+                (Plan::Dfa { .. }, Some(Err(e))) => {
+                    diags.push(too_big(rule, &e, opts.dfa_size_limit));
+                    continue;
+                }
+                (Plan::Dfa { .. }, None) => continue,
+            };
+            members.push(ScopeRule { rule: r, check });
         }
-        stats
-            .shard_rules
-            .push((scope.name(), shards.iter().map(|s| s.rules.len()).collect()));
-        stats.heavy_rules += heavy.len();
-        let compiled = CompiledScope {
-            name: scope.name(),
-            shards,
-            heavy,
-            prefilter,
-        };
-        stats.shards += compiled.shards.len();
+        let compiled = CompiledScope::new(scope.name(), members);
         stats.dfa_bytes += compiled.memory_usage();
         scopes.push(compiled);
     }
+    stats.literals = literals.len();
+    let prefilter = match Prefilter::new(literals) {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(rule) = rules.rules.first() {
+                diags.push(Diagnostic::new(
+                    Code::RuleTooBig,
+                    format!("the literal prefilter cannot be built: {e}"),
+                    rule.head,
+                    "first rule",
+                ));
+            }
+            Prefilter::default()
+        }
+    };
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -198,6 +286,7 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
             rules,
             scopes,
             selector,
+            prefilter,
         },
         stats,
     ))
@@ -214,65 +303,6 @@ fn too_big(rule: &crate::model::Rule, e: &str, limit: usize) -> Diagnostic {
     .with_help("anchor the regex, replace `.*` between words with a literal phrase, or raise `--dfa-size-limit`")
 }
 
-/// Packs light rules, in order, into as few DFAs as fit under the cap:
-/// all of them at once when they fit, else runs grown by galloping.
-fn pack(
-    rules: &RuleSet,
-    ids: &[RuleId],
-    opts: &Options,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Shard> {
-    let patterns: Vec<String> = ids
-        .iter()
-        .filter_map(|&r| rules.rules.get(r))
-        .map(pattern)
-        .collect();
-    let mut shards = Vec::new();
-    if patterns.is_empty() {
-        return shards;
-    }
-    if let Ok(dfa) = build(&patterns, opts.dfa_size_limit) {
-        shards.push(Shard {
-            dfa,
-            rules: ids.to_vec(),
-        });
-        return shards;
-    }
-    let mut i = 0;
-    while i < patterns.len() {
-        let single = match build(&patterns[i..i + 1], opts.dfa_size_limit) {
-            Ok(d) => d,
-            Err(e) => {
-                if let Some(rule) = ids.get(i).and_then(|&r| rules.rules.get(r)) {
-                    diags.push(too_big(rule, &e, opts.dfa_size_limit));
-                }
-                i += 1;
-                continue;
-            }
-        };
-        // Gallop: grow the shard while it fits, halving the step on failure.
-        let (mut best, mut taken, mut step) = (single, 1usize, 1usize);
-        while i + taken < patterns.len() {
-            let want = (taken + step).min(patterns.len() - i);
-            match build(&patterns[i..i + want], opts.dfa_size_limit) {
-                Ok(d) => {
-                    best = d;
-                    taken = want;
-                    step = step.saturating_mul(2);
-                }
-                Err(_) if step > 1 => step /= 2,
-                Err(_) => break,
-            }
-        }
-        shards.push(Shard {
-            dfa: best,
-            rules: ids[i..i + taken].to_vec(),
-        });
-        i += taken;
-    }
-    shards
-}
-
 /// The regex of a rule as regex-syntax reads it for analysis.
 fn hir(rule: &crate::model::Rule) -> Option<Hir> {
     regex_syntax::ParserBuilder::new()
@@ -284,77 +314,302 @@ fn hir(rule: &crate::model::Rule) -> Option<Hir> {
         .ok()
 }
 
-/// A rule is heavy when something it must remember (a code, a first word)
-/// is followed by an unbounded run of almost any byte (`.*`, `.+`, `[^>]*`):
-/// such rules multiply the states of a combined DFA.
-pub fn is_heavy(rule: &crate::model::Rule) -> bool {
-    hir(rule).is_some_and(|h| heavy(&h))
+/// Most strings a literal set may hold.
+const MAX_LITERALS: usize = 32;
+/// Longest required literal kept (a prefix of a required string is
+/// required too).
+const MAX_LITERAL_LEN: usize = 48;
+/// Longest string of a rule's whole language.
+const MAX_EXACT_LEN: usize = 200;
+/// Most literal groups a rule is prefiltered on.
+const MAX_GROUPS: usize = 3;
+
+/// A string a regex matches, position by position: a byte, or a letter in
+/// either case.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Text {
+    /// The bytes; letters that match either case are lowercase.
+    bytes: Vec<u8>,
+    /// `fold[i]`: byte `i` is a letter that matches either case.
+    fold: Vec<bool>,
 }
 
-fn heavy(h: &Hir) -> bool {
-    match h.kind() {
-        HirKind::Concat(cs) => cs.iter().enumerate().any(|(i, c)| {
-            heavy(c) || (i > 0 && cs[..i].iter().any(consumes) && broad_unbounded(c))
-        }),
-        HirKind::Alternation(cs) => cs.iter().any(heavy),
-        HirKind::Capture(c) => heavy(&c.sub),
-        HirKind::Repetition(r) => {
-            heavy(&r.sub)
-                || (r.max.is_none()
-                    && !matches!(r.sub.kind(), HirKind::Class(_) | HirKind::Literal(_)))
+impl Text {
+    fn byte(b: u8, fold: bool) -> Text {
+        Text {
+            bytes: vec![if fold { b.to_ascii_lowercase() } else { b }],
+            fold: vec![fold],
         }
-        _ => false,
+    }
+
+    fn lower(&self) -> Vec<u8> {
+        self.bytes.to_ascii_lowercase()
     }
 }
 
-/// True when `h` matches at least one byte.
-fn consumes(h: &Hir) -> bool {
-    h.properties().minimum_len().is_some_and(|n| n > 0)
+/// The positions a class stands for when they are few: single bytes, or
+/// letters in either case.
+fn class_texts(c: &Class) -> Option<Vec<Text>> {
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut add = |lo: u32, hi: u32| -> Option<()> {
+        if hi - lo >= 8 {
+            return None;
+        }
+        for b in lo..=hi {
+            bytes.push(u8::try_from(b).ok()?);
+        }
+        Some(())
+    };
+    match c {
+        Class::Bytes(c) => {
+            for r in c.ranges() {
+                add(u32::from(r.start()), u32::from(r.end()))?;
+            }
+        }
+        Class::Unicode(c) => {
+            for r in c.ranges() {
+                add(r.start() as u32, r.end() as u32)?;
+            }
+        }
+    }
+    bytes.sort_unstable();
+    bytes.dedup();
+    let mut out: Vec<Text> = Vec::new();
+    for &b in &bytes {
+        if b.is_ascii_lowercase() && bytes.contains(&b.to_ascii_uppercase()) {
+            out.push(Text::byte(b, true));
+        } else if b.is_ascii_uppercase() && bytes.contains(&b.to_ascii_lowercase()) {
+            continue; // the pair is one folded position
+        } else {
+            out.push(Text::byte(b, false));
+        }
+    }
+    (out.len() <= 4).then_some(out)
 }
 
-/// True when `h` holds an unbounded repetition of a class of 128 bytes or more.
-fn broad_unbounded(h: &Hir) -> bool {
+/// Every string `h` can match, when there are few. With `looks`, a
+/// lookaround counts as the empty string (the set is a filter); without,
+/// a lookaround makes the language unknown (the set must be exact).
+fn language(h: &Hir, looks: bool) -> Option<Vec<Text>> {
     match h.kind() {
-        HirKind::Repetition(r) if r.max.is_none() => match r.sub.kind() {
-            HirKind::Class(Class::Bytes(c)) => {
-                c.ranges()
-                    .iter()
-                    .map(|r| usize::from(r.end() - r.start()) + 1)
-                    .sum::<usize>()
-                    >= 128
+        HirKind::Empty => Some(vec![Text::default()]),
+        HirKind::Look(_) => looks.then(|| vec![Text::default()]),
+        HirKind::Literal(l) => Some(vec![Text {
+            bytes: l.0.to_vec(),
+            fold: vec![false; l.0.len()],
+        }]),
+        HirKind::Class(c) => class_texts(c),
+        HirKind::Capture(c) => language(&c.sub, looks),
+        HirKind::Repetition(r) => match (r.min, r.max) {
+            (1, Some(1)) => language(&r.sub, looks),
+            (0, Some(1)) => {
+                let mut l = language(&r.sub, looks)?;
+                l.push(Text::default());
+                Some(l)
             }
-            HirKind::Class(Class::Unicode(c)) => {
-                c.ranges()
-                    .iter()
-                    .map(|r| r.end() as usize - r.start() as usize + 1)
-                    .sum::<usize>()
-                    >= 128
-            }
-            _ => broad_unbounded(&r.sub),
+            _ => None,
         },
-        HirKind::Repetition(r) => broad_unbounded(&r.sub),
-        HirKind::Concat(cs) | HirKind::Alternation(cs) => cs.iter().any(broad_unbounded),
-        HirKind::Capture(c) => broad_unbounded(&c.sub),
-        _ => false,
+        HirKind::Concat(cs) => {
+            let mut acc = vec![Text::default()];
+            for c in cs {
+                acc = product(&acc, &language(c, looks)?)?;
+            }
+            Some(acc)
+        }
+        HirKind::Alternation(cs) => {
+            let mut out = Vec::new();
+            for c in cs {
+                out.extend(language(c, looks)?);
+                if out.len() > MAX_LITERALS {
+                    return None;
+                }
+            }
+            Some(out)
+        }
     }
 }
 
-/// Literals one of which every match of the rule contains (lowercased: the
-/// prefilter ignores ASCII case), or `None` when there is no such set.
-pub fn required_literals(rule: &crate::model::Rule) -> Option<Vec<Vec<u8>>> {
-    let h = hir(rule)?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&h);
-    let lits = seq.literals()?;
-    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+/// `a × b`: every string of `a` followed by every string of `b`.
+fn product(a: &[Text], b: &[Text]) -> Option<Vec<Text>> {
+    if a.len().saturating_mul(b.len()) > MAX_LITERALS {
         return None;
     }
-    let mut out: Vec<Vec<u8>> = lits
-        .iter()
-        .map(|l| l.as_bytes().to_ascii_lowercase())
-        .collect();
-    out.sort();
-    out.dedup();
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut t = x.clone();
+            t.bytes.extend_from_slice(&y.bytes);
+            t.fold.extend_from_slice(&y.fold);
+            if t.bytes.len() > MAX_EXACT_LEN {
+                return None;
+            }
+            out.push(t);
+        }
+    }
     Some(out)
+}
+
+/// A set of lowercase strings one of which every match contains.
+type Group = Vec<Vec<u8>>;
+
+/// `texts` as a group: lowercased, cut to [`MAX_LITERAL_LEN`]; `None` when
+/// one is empty.
+fn group_of(texts: &[Text]) -> Option<Group> {
+    if texts.iter().any(|t| t.bytes.is_empty()) {
+        return None;
+    }
+    let mut g: Group = texts
+        .iter()
+        .map(|t| {
+            let mut l = t.lower();
+            l.truncate(MAX_LITERAL_LEN);
+            l
+        })
+        .collect();
+    g.sort();
+    g.dedup();
+    Some(g)
+}
+
+/// How selective a group is: longer shortest string first, then fewer
+/// strings.
+fn score(g: &Group) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = g.iter().map(Vec::len).min().unwrap_or(0);
+    (shortest.min(16), std::cmp::Reverse(g.len()))
+}
+
+/// Groups every match of `h` has a string of (each group on its own): the
+/// runs of a concatenation, its other parts' best group, an alternation's
+/// union.
+fn groups(h: &Hir) -> Vec<Group> {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Vec::new(),
+        HirKind::Literal(_) | HirKind::Class(_) => language(h, true)
+            .and_then(|l| group_of(&l))
+            .into_iter()
+            .collect(),
+        HirKind::Capture(c) => groups(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => groups(&r.sub),
+        HirKind::Repetition(_) => Vec::new(),
+        HirKind::Alternation(cs) => {
+            let mut out: Group = Vec::new();
+            for c in cs {
+                let Some(best) = best(groups(c)) else {
+                    return Vec::new();
+                };
+                out.extend(best);
+                if out.len() > MAX_LITERALS {
+                    return Vec::new();
+                }
+            }
+            out.sort();
+            out.dedup();
+            vec![out]
+        }
+        HirKind::Concat(cs) => {
+            // Runs of parts whose languages are small give one string per
+            // combination; any other part may give its own groups.
+            let mut out = Vec::new();
+            let mut run: Option<Vec<Text>> = None;
+            for c in cs {
+                match language(c, true) {
+                    Some(l) => {
+                        run = match run.take() {
+                            None => Some(l),
+                            Some(acc) => match product(&acc, &l) {
+                                Some(p) => Some(p),
+                                None => {
+                                    out.extend(group_of(&acc));
+                                    Some(l)
+                                }
+                            },
+                        };
+                    }
+                    None => {
+                        if let Some(acc) = run.take() {
+                            out.extend(group_of(&acc));
+                        }
+                        out.extend(best(groups(c)));
+                    }
+                }
+            }
+            if let Some(acc) = run {
+                out.extend(group_of(&acc));
+            }
+            out
+        }
+    }
+}
+
+fn best(mut gs: Vec<Group>) -> Option<Group> {
+    gs.sort_by_key(|g| std::cmp::Reverse(score(g)));
+    gs.into_iter().next()
+}
+
+/// How a rule is found in a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// The regex is one of a few strings (`^550 5\.1\.1 user unknown`,
+    /// `(?i)no such user`), anchored as said: finding one is a match.
+    Exact {
+        start: bool,
+        end: bool,
+        /// The strings: bytes (letters matching either case lowercase) and
+        /// which bytes match either case.
+        texts: Vec<(Vec<u8>, Vec<bool>)>,
+    },
+    /// A DFA decides, run only when a string of every group was found
+    /// (always, when there is no group).
+    Dfa { groups: Vec<Vec<Vec<u8>>> },
+}
+
+/// How to find `rule` in a reply: exact strings when its regex is a few
+/// strings, else up to [`MAX_GROUPS`] literal groups for its DFA.
+pub fn plan(rule: &crate::model::Rule) -> Plan {
+    let Some(h) = hir(rule) else {
+        return Plan::Dfa { groups: Vec::new() };
+    };
+    if let Some(p) = exact_plan(&h) {
+        return p;
+    }
+    let mut gs: Vec<Group> = groups(&h)
+        .into_iter()
+        .filter(|g| g.iter().all(|l| l.len() >= 2))
+        .collect();
+    gs.sort_by_key(|g| std::cmp::Reverse(score(g)));
+    gs.dedup();
+    gs.truncate(MAX_GROUPS);
+    Plan::Dfa { groups: gs }
+}
+
+fn exact_plan(h: &Hir) -> Option<Plan> {
+    use regex_syntax::hir::Look;
+    let parts: &[Hir] = match h.kind() {
+        HirKind::Concat(cs) => cs,
+        _ => std::slice::from_ref(h),
+    };
+    let start = parts
+        .first()
+        .is_some_and(|p| matches!(p.kind(), HirKind::Look(Look::Start)));
+    let end = parts.len() > usize::from(start)
+        && parts
+            .last()
+            .is_some_and(|p| matches!(p.kind(), HirKind::Look(Look::End)));
+    let inner = &parts[usize::from(start)..parts.len() - usize::from(end)];
+    let mut acc = vec![Text::default()];
+    for p in inner {
+        acc = product(&acc, &language(p, false)?)?;
+    }
+    if acc.iter().any(|t| t.bytes.len() < 2) {
+        return None;
+    }
+    acc.sort();
+    acc.dedup();
+    Some(Plan::Exact {
+        start,
+        end,
+        texts: acc.into_iter().map(|t| (t.bytes, t.fold)).collect(),
+    })
 }
 
 /// Builds the scope selector from the scopes' keys.
@@ -379,4 +634,115 @@ pub fn selector(rules: &RuleSet) -> Selector {
         }
     }
     sel
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::Parsed;
+
+    fn plans(src: &str) -> Vec<Plan> {
+        let mut parsed = Parsed::default();
+        parsed.add_text("t.rules", src);
+        let rules = crate::check::check(&parsed).rules.expect("checked");
+        rules.rules.iter().map(plan).collect()
+    }
+
+    fn texts(p: &Plan) -> Vec<(String, String)> {
+        match p {
+            Plan::Exact { texts, .. } => texts
+                .iter()
+                .map(|(t, f)| {
+                    (
+                        String::from_utf8_lossy(t).into_owned(),
+                        f.iter().map(|&b| if b { 'i' } else { '.' }).collect(),
+                    )
+                })
+                .collect(),
+            Plan::Dfa { .. } => Vec::new(),
+        }
+    }
+
+    fn groups_of(p: &Plan) -> Vec<Vec<String>> {
+        match p {
+            Plan::Dfa { groups } => groups
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned())
+                        .collect()
+                })
+                .collect(),
+            Plan::Exact { .. } => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn literal_regexes_are_exact_with_their_anchors_and_case() {
+        let p = plans(
+            r#"global {
+                /^550 5\.1\.1 User unknown$/ -> 5.1.1
+                /no such user/i -> 5.1.1
+                /^550 (?:No|Bad) mailbox/ -> 5.1.1
+            }"#,
+        );
+        assert!(matches!(
+            p[0],
+            Plan::Exact {
+                start: true,
+                end: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            texts(&p[0]),
+            vec![("550 5.1.1 User unknown".into(), ".".repeat(22))]
+        );
+        assert!(matches!(
+            p[1],
+            Plan::Exact {
+                start: false,
+                end: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            texts(&p[1]),
+            vec![("no such user".into(), "ii.iiii.iiii".into())]
+        );
+        assert_eq!(
+            texts(&p[2]).into_iter().map(|(t, _)| t).collect::<Vec<_>>(),
+            vec!["550 Bad mailbox", "550 No mailbox"]
+        );
+    }
+
+    #[test]
+    fn other_regexes_get_their_most_selective_required_groups() {
+        let p = plans(
+            r#"global {
+                /^550.+mailbox unavailable/ -> 5.1.1
+                /(?i)quota.*exceeded/ -> 5.2.2
+                /^5\d\d 5\.\d\.\d <[^>]*>: Recipient address rejected: User unknown/ -> 5.1.1
+                /^5\d\d/ -> 5.0.0
+                /user\b/ -> 5.1.1
+            }"#,
+        );
+        assert_eq!(
+            groups_of(&p[0]),
+            vec![
+                vec!["mailbox unavailable".to_string()],
+                vec!["550".to_string()]
+            ]
+        );
+        assert_eq!(
+            groups_of(&p[1]),
+            vec![vec!["exceeded".to_string()], vec!["quota".to_string()]]
+        );
+        assert_eq!(
+            groups_of(&p[2])[0],
+            vec![">: recipient address rejected: user unknown".to_string()]
+        );
+        assert_eq!(p[3], Plan::Dfa { groups: Vec::new() });
+        assert_eq!(groups_of(&p[4]), vec![vec!["user".to_string()]]);
+    }
 }

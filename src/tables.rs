@@ -1,100 +1,145 @@
 //! Compiled tables: what classification runs on.
 //!
-//! Each scope is a list of *shards*: dense DFAs (regex-automata), each holding
-//! a run of the scope's rules in source order as one multi-pattern automaton
-//! (pattern `i` of a shard is its `i`-th rule). A shard is built with
-//! `MatchKind::All` and searched unanchored over the whole reply, so it sees
-//! every rule that matches anywhere; the answer is the lowest-numbered rule
-//! whose `initial` condition holds, never the leftmost match. Shards are
-//! searched in order and the search stops at the first shard with an answer,
-//! since every rule of a later shard comes later in the source.
+//! A scope holds its rules in source order, each with its way of being
+//! found ([`Check`]), and a literal [`Prefilter`]: one Aho-Corasick
+//! automaton over the literals of all its rules (ASCII case ignored).
+//! Classifying a reply in a scope is one pass of that automaton over the
+//! reply:
+//!
+//! - a rule whose regex is a few literal strings (`^550 5\.1\.1 user
+//!   unknown`, `(?i)mailbox is full`) matches when one of its strings is
+//!   found where its anchors allow, with the case it asks for; no automaton
+//!   is run for it;
+//! - any other rule has its own dense DFA (regex-automata), run only when a
+//!   string of each of its literal groups was found (a rule without any is
+//!   run on every reply), lowest rule first, each only until its first
+//!   match, and only below the best literal match.
+//!
+//! The answer is the lowest rule, in source order, that matches and whose
+//! `initial` and `reported` conditions hold, as the semantics say.
 //!
 //! The [`Selector`] maps a bounce to the scopes to try: exact host, host
 //! suffixes longest first, recipient domain, global.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::{Anchored, Input};
+use serde::{Deserialize, Serialize};
 
-use crate::model::{Rule, RuleId};
+use crate::model::RuleId;
 use crate::status::{Category, Status};
 
-/// One DFA over a run of a scope's rules.
-/// `T` is the DFA's storage: `Vec<u32>` when compiled here, `&[u32]` when
+/// How a rule of a scope is found in a reply.
+/// `T` is a DFA's storage: `Vec<u32>` when compiled here, `&[u32]` when
 /// read from a compiled file without copying.
 #[derive(Clone)]
-pub struct Shard<T: AsRef<[u32]> = Vec<u32>> {
-    pub dfa: dense::DFA<T>,
-    /// Pattern `i` of the DFA is rule `rules[i]`.
-    pub rules: Vec<RuleId>,
+pub enum Check<T: AsRef<[u32]> = Vec<u32>> {
+    /// The regex is a few literal strings: a string found by the prefilter
+    /// where the anchors allow is a match.
+    Literal { start: bool, end: bool },
+    /// The rule's DFA decides, run once a string of each of `groups`
+    /// literal groups was found (always, when `groups` is 0).
+    Dfa { dfa: Box<dense::DFA<T>>, groups: u8 },
 }
 
-impl<T: AsRef<[u32]>> std::fmt::Debug for Shard<T> {
+/// A rule of a compiled scope.
+#[derive(Clone)]
+pub struct ScopeRule<T: AsRef<[u32]> = Vec<u32>> {
+    pub rule: RuleId,
+    pub check: Check<T>,
+}
+
+impl<T: AsRef<[u32]>> std::fmt::Debug for ScopeRule<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shard")
-            .field("rules", &self.rules)
-            .field("dfa_bytes", &self.dfa.memory_usage())
-            .finish()
+        let mut d = f.debug_struct("ScopeRule");
+        d.field("rule", &self.rule);
+        match &self.check {
+            Check::Literal { start, end } => d.field("literal", &(start, end)),
+            Check::Dfa { dfa, groups } => d
+                .field("dfa_bytes", &dfa.memory_usage())
+                .field("groups", groups),
+        };
+        d.finish()
     }
 }
 
-impl<T: AsRef<[u32]>> Shard<T> {
-    /// Calls `found` with each rule (in no particular order, possibly more
-    /// than once) that matches somewhere in `hay`.
-    fn for_each_match(&self, hay: &[u8], mut found: impl FnMut(RuleId)) {
-        let dfa = &self.dfa;
-        let input = Input::new(hay).anchored(Anchored::No);
-        let Ok(mut s) = dfa.start_state_forward(&input) else {
-            return;
-        };
-        let mut report = |s| {
-            for i in 0..dfa.match_len(s) {
-                if let Some(&r) = self.rules.get(dfa.match_pattern(s, i).as_usize()) {
-                    found(r);
-                }
+/// True when the DFA matches somewhere in `hay`. The walk stops at the
+/// first match, and at once when the DFA dies (a `^`-anchored rule whose
+/// start the reply does not have).
+fn dfa_matches<T: AsRef<[u32]>>(dfa: &dense::DFA<T>, hay: &[u8]) -> bool {
+    let input = Input::new(hay).anchored(Anchored::No);
+    let Ok(mut s) = dfa.start_state_forward(&input) else {
+        return false;
+    };
+    for &b in hay {
+        s = dfa.next_state(s, b);
+        if dfa.is_special_state(s) {
+            if dfa.is_match_state(s) {
+                return true;
             }
-        };
-        for &b in hay {
-            s = dfa.next_state(s, b);
-            if dfa.is_special_state(s) {
-                if dfa.is_match_state(s) {
-                    report(s);
-                } else if dfa.is_dead_state(s) || dfa.is_quit_state(s) {
-                    return;
-                }
+            if dfa.is_dead_state(s) || dfa.is_quit_state(s) {
+                return false;
             }
         }
-        s = dfa.next_eoi_state(s);
-        if dfa.is_match_state(s) {
-            report(s);
+    }
+    dfa.is_match_state(dfa.next_eoi_state(s))
+}
+
+/// What finding a literal says about a rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hit {
+    /// The rule (`rule`, an index into [`CompiledScope::rules`] of scope
+    /// `scope`) matches if the bytes found are `text` (letters marked in
+    /// `fold` in either case).
+    Exact {
+        scope: u32,
+        rule: u32,
+        text: Vec<u8>,
+        fold: Vec<bool>,
+    },
+    /// Literal group `group` of the rule was found.
+    Group { scope: u32, rule: u32, group: u8 },
+}
+
+impl Hit {
+    fn at(&self) -> (u32, u32) {
+        match self {
+            Hit::Exact { scope, rule, .. } | Hit::Group { scope, rule, .. } => (*scope, *rule),
         }
     }
 }
 
-/// Literals that say which heavy rules can match a reply.
-///
-/// Every match of a heavy rule contains one of its literals (ASCII case
-/// ignored); a heavy rule with no such literal is always a candidate.
+/// True when `found` is `text`, letters marked in `fold` in either case.
+fn same_text(found: &[u8], text: &[u8], fold: &[bool]) -> bool {
+    found.len() == text.len()
+        && found
+            .iter()
+            .zip(text)
+            .zip(fold)
+            .all(|((&f, &t), &fold)| f == t || (fold && f.to_ascii_lowercase() == t))
+}
+
+/// The literals of all rules of all scopes and the one automaton that
+/// finds them (Aho-Corasick, ASCII case ignored, overlaps included): one
+/// pass over a reply serves every scope tried for it.
 #[derive(Clone, Debug, Default)]
 pub struct Prefilter {
-    /// The literals, lowercase, and for each the heavy rules (indexes into
-    /// [`CompiledScope::heavy`]) it stands for.
-    pub literals: Vec<(Vec<u8>, Vec<u32>)>,
-    /// Heavy rules without a literal.
-    pub always: Vec<u32>,
+    /// The literals, lowercase, and what finding each says.
+    pub literals: Vec<(Vec<u8>, Vec<Hit>)>,
     searcher: Option<aho_corasick::AhoCorasick>,
 }
 
 impl PartialEq for Prefilter {
     fn eq(&self, other: &Prefilter) -> bool {
-        self.literals == other.literals && self.always == other.always
+        self.literals == other.literals
     }
 }
 
 impl Prefilter {
     /// Builds the searcher over `literals`.
-    pub fn new(literals: Vec<(Vec<u8>, Vec<u32>)>, always: Vec<u32>) -> Result<Prefilter, String> {
+    pub fn new(literals: Vec<(Vec<u8>, Vec<Hit>)>) -> Result<Prefilter, String> {
         let searcher = if literals.is_empty() {
             None
         } else {
@@ -102,147 +147,265 @@ impl Prefilter {
                 aho_corasick::AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(aho_corasick::MatchKind::Standard)
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                     .build(literals.iter().map(|(l, _)| l))
                     .map_err(|e| e.to_string())?,
             )
         };
-        Ok(Prefilter {
-            literals,
-            always,
-            searcher,
-        })
+        Ok(Prefilter { literals, searcher })
     }
 
-    /// The heavy rules that may match `hay`, ascending.
-    pub fn candidates(&self, hay: &[u8], out: &mut Vec<u32>) {
-        out.clear();
-        out.extend_from_slice(&self.always);
-        if let Some(ac) = &self.searcher {
-            for m in ac.find_overlapping_iter(hay) {
-                if let Some((_, owners)) = self.literals.get(m.pattern().as_usize()) {
-                    out.extend_from_slice(owners);
+    /// One pass over `hay`: for each scope of `scopes` (its index in
+    /// `tables.scopes`, tried in this order), the lowest literal rule found
+    /// that `accepts`, and the literal groups found.
+    fn scan<T: AsRef<[u32]>>(
+        &self,
+        scopes: &[usize],
+        tables: &[CompiledScope<T>],
+        hay: &[u8],
+        sc: &mut Scratch,
+        all: bool,
+        accepts: &impl Fn(usize, u32) -> bool,
+    ) {
+        sc.best.clear();
+        sc.best.resize(scopes.len(), u32::MAX);
+        sc.groups.clear();
+        sc.exact.clear();
+        let Some(ac) = &self.searcher else {
+            return;
+        };
+        for m in ac.find_overlapping_iter(hay) {
+            let Some((_, hits)) = self.literals.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for hit in hits {
+                let (scope, rule) = hit.at();
+                let Some(k) = scopes.iter().position(|&s| s == scope as usize) else {
+                    continue;
+                };
+                if !all && rule >= sc.best[k] {
+                    continue;
+                }
+                match hit {
+                    Hit::Exact { text, fold, .. } => {
+                        let Some(Check::Literal { start, end }) = tables
+                            .get(scope as usize)
+                            .and_then(|t| t.rules.get(rule as usize))
+                            .map(|r| &r.check)
+                        else {
+                            continue;
+                        };
+                        if (*start && m.start() != 0)
+                            || (*end && m.end() != hay.len())
+                            || !same_text(&hay[m.start()..m.end()], text, fold)
+                            || !accepts(scope as usize, rule)
+                        {
+                            continue;
+                        }
+                        if all {
+                            sc.exact.push((k, rule));
+                        } else {
+                            sc.best[k] = rule;
+                        }
+                    }
+                    Hit::Group { group, .. } => {
+                        let bit = 1u8 << group;
+                        match sc
+                            .groups
+                            .iter_mut()
+                            .find(|(kk, r, _)| *kk == k && *r == rule)
+                        {
+                            Some((_, _, bits)) => *bits |= bit,
+                            None => sc.groups.push((k, rule, bit)),
+                        }
+                    }
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
     }
 }
 
-thread_local! {
-    static CANDIDATES: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+/// Per-thread scratch space of a search.
+#[derive(Default)]
+struct Scratch {
+    /// The scopes tried, in order.
+    scopes: Vec<usize>,
+    /// Per scope tried: the lowest literal rule found.
+    best: Vec<u32>,
+    /// (scope tried, rule, groups found as bits).
+    groups: Vec<(usize, u32, u8)>,
+    /// Every literal rule found, with `all`.
+    exact: Vec<(usize, u32)>,
+    candidates: Vec<u32>,
 }
 
-/// A scope compiled.
-///
-/// Rules whose automata combine well ("light": literal phrases, anchored
-/// codes) share multi-pattern DFAs (`shards`, each a run of them in source
-/// order). Rules that would multiply a combined DFA's size ("heavy": a
-/// remembered prefix followed by an unbounded `.*`) get a DFA each
-/// (`heavy`, in source order), run only when the [`Prefilter`] finds one of
-/// their literals. The answer is the lowest-numbered rule that matches,
-/// whichever part it is in.
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// A scope compiled: its rules in source order.
 #[derive(Clone, Debug)]
 pub struct CompiledScope<T: AsRef<[u32]> = Vec<u32>> {
     /// The header, for explanations: `mx ends with ".mail.ru"`.
     pub name: String,
-    pub shards: Vec<Shard<T>>,
-    /// One single-rule DFA per heavy rule, in rule order.
-    pub heavy: Vec<Shard<T>>,
-    pub prefilter: Prefilter,
+    /// The rules, in source order.
+    pub rules: Vec<ScopeRule<T>>,
+    /// Indexes of the DFA rules without literal groups, ascending.
+    pub always: Vec<u32>,
 }
 
 impl<T: AsRef<[u32]>> CompiledScope<T> {
-    /// The first rule (in source order) that matches `hay` and accepts
-    /// `initial`.
-    pub fn first_match(
-        &self,
-        rules: &[Rule],
-        hay: &[u8],
-        initial: Option<Status>,
-        reported: Option<Category>,
-    ) -> Option<RuleId> {
-        let accepts = |r: RuleId| {
-            rules
-                .get(r)
-                .is_some_and(|rule| rule.accepts(initial, reported))
-        };
-        let mut best: Option<RuleId> = None;
-        for shard in &self.shards {
-            shard.for_each_match(hay, |r| {
-                if best.is_none_or(|b| r < b) && accepts(r) {
-                    best = Some(r);
-                }
-            });
-            if best.is_some() {
-                break; // later shards hold later light rules
-            }
+    /// Builds a scope; `always` is derived from the rules.
+    pub fn new(name: String, rules: Vec<ScopeRule<T>>) -> CompiledScope<T> {
+        let always = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.check, Check::Dfa { groups: 0, .. }))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
+        CompiledScope {
+            name,
+            rules,
+            always,
         }
-        if self.heavy.is_empty() {
-            return best;
-        }
-        // The candidate buffer is reused across calls on this thread: no
-        // allocation per reply.
-        let heavy = CANDIDATES.with_borrow_mut(|candidates| {
-            self.prefilter.candidates(hay, candidates);
-            for &c in candidates.iter() {
-                let Some(shard) = self.heavy.get(c as usize) else {
-                    continue;
-                };
-                let Some(&r) = shard.rules.first() else {
-                    continue;
-                };
-                if best.is_some_and(|b| r > b) {
-                    break;
-                }
-                if !accepts(r) {
-                    continue;
-                }
-                let mut hit = false;
-                shard.for_each_match(hay, |_| hit = true);
-                if hit {
-                    return Some(r);
-                }
-            }
-            None
-        });
-        if heavy.is_some() {
-            return heavy;
-        }
-        best
     }
 
-    /// Every rule that matches `hay` and accepts `initial`, in source order.
-    pub fn all_matches(
-        &self,
-        rules: &[Rule],
-        hay: &[u8],
-        initial: Option<Status>,
-        reported: Option<Category>,
-    ) -> Vec<RuleId> {
-        let mut out = Vec::new();
-        for shard in self.shards.iter().chain(&self.heavy) {
-            shard.for_each_match(hay, |r| {
-                if rules
-                    .get(r)
-                    .is_some_and(|rule| rule.accepts(initial, reported))
-                {
-                    out.push(r);
-                }
-            });
+    /// The DFA rules to run, ascending: those whose groups were all found
+    /// (`groups`: scope tried `k`'s entries) and those without groups,
+    /// below `below`.
+    fn candidates(&self, k: usize, groups: &[(usize, u32, u8)], below: u32, out: &mut Vec<u32>) {
+        out.clear();
+        for &(kk, rule, bits) in groups {
+            if kk == k
+                && rule < below
+                && let Some(Check::Dfa { groups, .. }) =
+                    self.rules.get(rule as usize).map(|r| &r.check)
+                && u32::from(bits) == (1u32 << groups) - 1
+            {
+                out.push(rule);
+            }
         }
+        out.extend(self.always.iter().copied().filter(|&r| r < below));
         out.sort_unstable();
         out.dedup();
-        out
+    }
+
+    fn dfa_matches(&self, i: u32, hay: &[u8]) -> bool {
+        match self.rules.get(i as usize).map(|r| &r.check) {
+            Some(Check::Dfa { dfa, .. }) => dfa_matches(dfa, hay),
+            _ => false,
+        }
     }
 
     /// Bytes of DFA tables.
     pub fn memory_usage(&self) -> usize {
-        self.shards
+        self.rules
             .iter()
-            .chain(&self.heavy)
-            .map(|s| s.dfa.memory_usage())
+            .map(|r| match &r.check {
+                Check::Dfa { dfa, .. } => dfa.memory_usage(),
+                Check::Literal { .. } => 0,
+            })
             .sum()
+    }
+}
+
+impl<T: AsRef<[u32]>> Tables<T> {
+    fn accepts(
+        &self,
+        initial: Option<Status>,
+        reported: Option<Category>,
+    ) -> impl Fn(usize, u32) -> bool {
+        move |scope: usize, i: u32| {
+            self.scopes
+                .get(scope)
+                .and_then(|s| s.rules.get(i as usize))
+                .and_then(|r| self.rules.rules.get(r.rule))
+                .is_some_and(|rule| rule.accepts(initial, reported))
+        }
+    }
+
+    /// The deciding rule: in the scopes for `mx` and `rcpt_domain`, in
+    /// order, the first rule (in source order) that matches `hay` and
+    /// accepts `initial` and `reported`.
+    pub fn first_match(
+        &self,
+        mx: Option<&str>,
+        rcpt_domain: Option<&str>,
+        hay: &[u8],
+        initial: Option<Status>,
+        reported: Option<Category>,
+    ) -> Option<RuleId> {
+        let accepts = self.accepts(initial, reported);
+        // The scratch space is reused across calls on this thread: no
+        // allocation per reply.
+        SCRATCH.with_borrow_mut(|sc| {
+            let mut scopes = std::mem::take(&mut sc.scopes);
+            scopes.clear();
+            self.selector.visit::<()>(mx, rcpt_domain, |s, _| {
+                scopes.push(s);
+                ControlFlow::Continue(())
+            });
+            self.prefilter
+                .scan(&scopes, &self.scopes, hay, sc, false, &accepts);
+            let mut found = None;
+            for (k, &s) in scopes.iter().enumerate() {
+                let Some(scope) = self.scopes.get(s) else {
+                    continue;
+                };
+                let best = sc.best[k];
+                let mut candidates = std::mem::take(&mut sc.candidates);
+                scope.candidates(k, &sc.groups, best, &mut candidates);
+                let dfa = candidates
+                    .iter()
+                    .copied()
+                    .find(|&c| accepts(s, c) && scope.dfa_matches(c, hay));
+                sc.candidates = candidates;
+                let rule = dfa.or((best != u32::MAX).then_some(best));
+                if let Some(r) = rule.and_then(|r| scope.rules.get(r as usize)) {
+                    found = Some(r.rule);
+                    break;
+                }
+            }
+            sc.scopes = scopes;
+            found
+        })
+    }
+
+    /// Every rule of scope `scope` that matches `hay` and accepts
+    /// `initial` and `reported`, in source order.
+    pub fn all_matches(
+        &self,
+        scope: usize,
+        hay: &[u8],
+        initial: Option<Status>,
+        reported: Option<Category>,
+    ) -> Vec<RuleId> {
+        let accepts = self.accepts(initial, reported);
+        let Some(cs) = self.scopes.get(scope) else {
+            return Vec::new();
+        };
+        let mut sc = Scratch::default();
+        self.prefilter
+            .scan(&[scope], &self.scopes, hay, &mut sc, true, &accepts);
+        let mut found: Vec<u32> = sc.exact.iter().map(|&(_, r)| r).collect();
+        let mut candidates = Vec::new();
+        cs.candidates(0, &sc.groups, u32::MAX, &mut candidates);
+        found.extend(
+            candidates
+                .into_iter()
+                .filter(|&c| accepts(scope, c) && cs.dfa_matches(c, hay)),
+        );
+        found.sort_unstable();
+        found.dedup();
+        found
+            .into_iter()
+            .filter_map(|i| cs.rules.get(i as usize).map(|r| r.rule))
+            .collect()
+    }
+
+    /// Bytes of DFA tables.
+    pub fn memory_usage(&self) -> usize {
+        self.scopes.iter().map(CompiledScope::memory_usage).sum()
     }
 }
 
@@ -265,41 +428,72 @@ pub enum Reason {
 }
 
 impl Selector {
-    /// The scopes for a (normalized) MX host and recipient domain, in the
-    /// order they are tried, each once.
-    pub fn select(&self, mx: Option<&str>, rcpt_domain: Option<&str>) -> Vec<(usize, Reason)> {
-        let mut out: Vec<(usize, Reason)> = Vec::with_capacity(4);
-        let mut push = |s: usize, r: Reason| {
-            if !out.iter().any(|(x, _)| *x == s) {
-                out.push((s, r));
+    /// Calls `f` with the scopes for a (normalized) MX host and recipient
+    /// domain, in the order they are tried, each once, until `f` breaks.
+    pub fn visit<B>(
+        &self,
+        mx: Option<&str>,
+        rcpt_domain: Option<&str>,
+        mut f: impl FnMut(usize, Reason) -> ControlFlow<B>,
+    ) -> Option<B> {
+        // A host has few scopes; the ones seen are kept on the stack.
+        let mut seen = [usize::MAX; 16];
+        let mut n = 0usize;
+        let mut more: Vec<usize> = Vec::new();
+        let mut visit = |s: usize, r: Reason| -> ControlFlow<B> {
+            if seen[..n.min(seen.len())].contains(&s) || more.contains(&s) {
+                return ControlFlow::Continue(());
             }
+            match seen.get_mut(n) {
+                Some(slot) => *slot = s,
+                None => more.push(s),
+            }
+            n += 1;
+            f(s, r)
         };
-        if let Some(host) = mx.filter(|h| !h.is_empty()) {
-            if let Some(&s) = self.exact.get(host) {
-                push(s, Reason::ExactHost);
-            }
-            if !self.suffix.is_empty() {
-                // `a.b.mail.ru`, `b.mail.ru`, `mail.ru`, `ru`: label-aligned suffixes, longest first.
-                let mut rest = host;
-                loop {
-                    if let Some(&s) = self.suffix.get(rest) {
-                        push(s, Reason::HostSuffix);
-                    }
-                    match rest.find('.') {
-                        Some(i) => rest = &rest[i + 1..],
-                        None => break,
+        let flow = (|| {
+            if let Some(host) = mx.filter(|h| !h.is_empty()) {
+                if let Some(&s) = self.exact.get(host) {
+                    visit(s, Reason::ExactHost)?;
+                }
+                if !self.suffix.is_empty() {
+                    // `a.b.mail.ru`, `b.mail.ru`, `mail.ru`, `ru`: label-aligned suffixes, longest first.
+                    let mut rest = host;
+                    loop {
+                        if let Some(&s) = self.suffix.get(rest) {
+                            visit(s, Reason::HostSuffix)?;
+                        }
+                        match rest.find('.') {
+                            Some(i) => rest = &rest[i + 1..],
+                            None => break,
+                        }
                     }
                 }
             }
+            if let Some(d) = rcpt_domain
+                && let Some(&s) = self.rcpt.get(d)
+            {
+                visit(s, Reason::RecipientDomain)?;
+            }
+            if let Some(s) = self.global {
+                visit(s, Reason::Global)?;
+            }
+            ControlFlow::Continue(())
+        })();
+        match flow {
+            ControlFlow::Break(b) => Some(b),
+            ControlFlow::Continue(()) => None,
         }
-        if let Some(d) = rcpt_domain
-            && let Some(&s) = self.rcpt.get(d)
-        {
-            push(s, Reason::RecipientDomain);
-        }
-        if let Some(s) = self.global {
-            push(s, Reason::Global);
-        }
+    }
+
+    /// The scopes for a (normalized) MX host and recipient domain, in the
+    /// order they are tried, each once.
+    pub fn select(&self, mx: Option<&str>, rcpt_domain: Option<&str>) -> Vec<(usize, Reason)> {
+        let mut out = Vec::with_capacity(4);
+        self.visit::<()>(mx, rcpt_domain, |s, r| {
+            out.push((s, r));
+            ControlFlow::Continue(())
+        });
         out
     }
 }
@@ -310,4 +504,6 @@ pub struct Tables<T: AsRef<[u32]> = Vec<u32>> {
     pub rules: crate::model::RuleSet,
     pub scopes: Vec<CompiledScope<T>>,
     pub selector: Selector,
+    /// The literals of every rule of every scope.
+    pub prefilter: Prefilter,
 }

@@ -119,6 +119,7 @@ fn a_rule_too_big_for_the_dfa_cap_gets_e015_on_that_rule() {
     let (parsed, rules) = load("E015.rules");
     let opts = mxrules::compile::Options {
         dfa_size_limit: 2_000,
+        ..Default::default()
     };
     let diags = mxrules::compile::compile(rules, &opts).unwrap_err();
     assert_eq!(diags.len(), 1);

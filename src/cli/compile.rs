@@ -54,26 +54,18 @@ pub fn run(mut args: Args, color: Color) -> Exit {
             Err(e) => return fail(e),
         },
         Format::Human => {
-            let mut o = format!(
-                "{} rules in {} scopes -> {} combined DFAs and {} single-rule DFAs behind a literal prefilter, {} bytes (largest {} bytes, cap {} bytes), {:.1} ms\n",
+            format!(
+                "{} rules in {} scopes -> one DFA per rule, {} bytes (largest {} bytes, cap {} bytes); {} rules found through {} literals, {} run on every reply of their scope; {:.1} ms\n",
                 stats.rules,
                 stats.scopes,
-                stats.shards,
-                stats.heavy_rules,
                 stats.dfa_bytes,
-                stats.largest_shard_bytes,
+                stats.largest_dfa_bytes,
                 stats.dfa_size_limit,
+                stats.literal_rules,
+                stats.literals,
+                stats.always_rules,
                 stats.elapsed.as_secs_f64() * 1000.0
-            );
-            for (scope, shards) in &stats.shard_rules {
-                let list: Vec<String> = shards.iter().map(ToString::to_string).collect();
-                o.push_str(&format!(
-                    "  {scope}: {} DFA(s) of {} rules\n",
-                    shards.len(),
-                    list.join(" + ")
-                ));
-            }
-            o
+            )
         }
     };
     match print_stdout(&out) {

@@ -205,6 +205,7 @@ fn load(source: &Source, args: &Args, color: Color) -> Result<Loaded, Exit> {
             let parsed = parse_at_revision(rev, commit, dir)?;
             let opts = Options {
                 dfa_size_limit: args.dfa_size_limit,
+                ..Options::default()
             };
             super::rules::compile_parsed(&parsed, Some(rev), &opts, color)
                 .map(|(c, _)| Loaded::Compiled(Box::new(c)))

@@ -59,6 +59,7 @@ impl RulesArgs {
     pub fn options(&self) -> Options {
         Options {
             dfa_size_limit: self.dfa_size_limit,
+            ..Options::default()
         }
     }
 
