@@ -469,10 +469,12 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
         Hit::Exact {
             scope,
             rule,
+            offset,
             text,
             fold,
         } => {
             text.len() == fold.len()
+                && (*offset as usize) < text.len()
                 && matches!(
                     scopes
                         .get(*scope as usize)

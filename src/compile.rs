@@ -36,6 +36,11 @@ use crate::model::{RuleSet, ScopeKey, syntax_config};
 use crate::tables::{Check, CompiledScope, Hit, Prefilter, ScopeRule, Selector, Tables};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+/// The prefilter searches for the last bytes of each literal only: a
+/// short key keeps its automaton small (and in cache) however long the
+/// literals; a literal rule's whole text is compared where its key is found.
+const KEY_LEN: usize = 8;
+
 /// Compilation settings.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -212,11 +217,13 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                 (Plan::Exact { start, end, texts }, _) => {
                     stats.literal_rules += 1;
                     for (text, fold) in texts {
+                        let offset = text.len().saturating_sub(KEY_LEN);
                         add(
-                            text.to_ascii_lowercase(),
+                            text[offset..].to_ascii_lowercase(),
                             Hit::Exact {
                                 scope: scope_index,
                                 rule: index,
+                                offset: u32::try_from(offset).unwrap_or(u32::MAX),
                                 text,
                                 fold,
                             },
@@ -232,9 +239,15 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                     }
                     for (g, lits) in groups.iter().enumerate() {
                         let group = u8::try_from(g).unwrap_or(u8::MAX);
-                        for lit in lits {
+                        let mut keys: Vec<&[u8]> = lits
+                            .iter()
+                            .map(|l| &l[l.len().saturating_sub(KEY_LEN)..])
+                            .collect();
+                        keys.sort_unstable();
+                        keys.dedup();
+                        for key in keys {
                             add(
-                                lit.clone(),
+                                key.to_vec(),
                                 Hit::Group {
                                     scope: scope_index,
                                     rule: index,

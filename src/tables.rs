@@ -91,15 +91,18 @@ fn dfa_matches<T: AsRef<[u32]>>(dfa: &dense::DFA<T>, hay: &[u8]) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hit {
     /// The rule (`rule`, an index into [`CompiledScope::rules`] of scope
-    /// `scope`) matches if the bytes found are `text` (letters marked in
-    /// `fold` in either case).
+    /// `scope`) matches if the bytes around the literal found, from
+    /// `offset` bytes before it, are `text` (letters marked in `fold` in
+    /// either case): the literal is the end of `text`.
     Exact {
         scope: u32,
         rule: u32,
+        offset: u32,
         text: Vec<u8>,
         fold: Vec<bool>,
     },
-    /// Literal group `group` of the rule was found.
+    /// The literal (the end of one of the strings of literal group `group`
+    /// of the rule) was found.
     Group { scope: u32, rule: u32, group: u8 },
 }
 
@@ -187,7 +190,9 @@ impl Prefilter {
                     continue;
                 }
                 match hit {
-                    Hit::Exact { text, fold, .. } => {
+                    Hit::Exact {
+                        offset, text, fold, ..
+                    } => {
                         let Some(Check::Literal { start, end }) = tables
                             .get(scope as usize)
                             .and_then(|t| t.rules.get(rule as usize))
@@ -195,9 +200,13 @@ impl Prefilter {
                         else {
                             continue;
                         };
-                        if (*start && m.start() != 0)
-                            || (*end && m.end() != hay.len())
-                            || !same_text(&hay[m.start()..m.end()], text, fold)
+                        let Some(from) = m.start().checked_sub(*offset as usize) else {
+                            continue;
+                        };
+                        let to = from + text.len();
+                        if (*start && from != 0)
+                            || (*end && to != hay.len())
+                            || !hay.get(from..to).is_some_and(|f| same_text(f, text, fold))
                             || !accepts(scope as usize, rule)
                         {
                             continue;
