@@ -491,7 +491,11 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
             Some(Check::Dfa { groups, .. }) if group < groups
         ),
     };
-    if !contents.literals.iter().flat_map(|(_, h)| h).all(fits) {
+    let sorted = contents
+        .literals
+        .iter()
+        .all(|(_, h)| h.windows(2).all(|w| w[0].at().0 <= w[1].at().0));
+    if !sorted || !contents.literals.iter().flat_map(|(_, h)| h).all(fits) {
         return Err(corrupt(
             "the prefilter refers to a rule that does not exist",
         ));

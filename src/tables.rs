@@ -24,6 +24,7 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
+use aho_corasick::automaton::Automaton as _;
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::{Anchored, Input};
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,8 @@ pub enum Hit {
 }
 
 impl Hit {
-    fn at(&self) -> (u32, u32) {
+    /// The scope and rule it is about.
+    pub fn at(&self) -> (u32, u32) {
         match self {
             Hit::Exact { scope, rule, .. } | Hit::Group { scope, rule, .. } => (*scope, *rule),
         }
@@ -129,9 +131,10 @@ fn same_text(found: &[u8], text: &[u8], fold: &[bool]) -> bool {
 /// pass over a reply serves every scope tried for it.
 #[derive(Clone, Debug, Default)]
 pub struct Prefilter {
-    /// The literals, lowercase, and what finding each says.
+    /// The literals, lowercase, and what finding each says (sorted by
+    /// scope).
     pub literals: Vec<(Vec<u8>, Vec<Hit>)>,
-    searcher: Option<aho_corasick::AhoCorasick>,
+    searcher: Option<aho_corasick::dfa::DFA>,
 }
 
 impl PartialEq for Prefilter {
@@ -147,10 +150,11 @@ impl Prefilter {
             None
         } else {
             Some(
-                aho_corasick::AhoCorasick::builder()
+                aho_corasick::dfa::Builder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(aho_corasick::MatchKind::Standard)
-                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                    .start_kind(aho_corasick::StartKind::Unanchored)
+                    .prefilter(false)
                     .build(literals.iter().map(|(l, _)| l))
                     .map_err(|e| e.to_string())?,
             )
@@ -177,61 +181,108 @@ impl Prefilter {
         let Some(ac) = &self.searcher else {
             return;
         };
-        for m in ac.find_overlapping_iter(hay) {
-            let Some((_, hits)) = self.literals.get(m.pattern().as_usize()) else {
+        // The automaton walked by hand: a match state lists every literal
+        // that ends at this byte, overlaps included.
+        let Ok(mut sid) = ac.start_state(aho_corasick::Anchored::No) else {
+            return;
+        };
+        for (at, &b) in hay.iter().enumerate() {
+            sid = ac.next_state(aho_corasick::Anchored::No, sid, b);
+            if !ac.is_special(sid) {
                 continue;
-            };
-            for hit in hits {
-                let (scope, rule) = hit.at();
-                let Some(k) = scopes.iter().position(|&s| s == scope as usize) else {
-                    continue;
+            }
+            if ac.is_dead(sid) {
+                return;
+            }
+            if !ac.is_match(sid) {
+                continue;
+            }
+            for i in 0..ac.match_len(sid) {
+                let p = ac.match_pattern(sid, i);
+                let m = Found {
+                    start: (at + 1).saturating_sub(ac.pattern_len(p)),
+                    pattern: p.as_usize(),
                 };
-                if !all && rule >= sc.best[k] {
-                    continue;
-                }
-                match hit {
-                    Hit::Exact {
-                        offset, text, fold, ..
-                    } => {
-                        let Some(Check::Literal { start, end }) = tables
-                            .get(scope as usize)
-                            .and_then(|t| t.rules.get(rule as usize))
-                            .map(|r| &r.check)
-                        else {
-                            continue;
-                        };
-                        let Some(from) = m.start().checked_sub(*offset as usize) else {
-                            continue;
-                        };
-                        let to = from + text.len();
-                        if (*start && from != 0)
-                            || (*end && to != hay.len())
-                            || !hay.get(from..to).is_some_and(|f| same_text(f, text, fold))
-                            || !accepts(scope as usize, rule)
-                        {
-                            continue;
-                        }
-                        if all {
-                            sc.exact.push((k, rule));
-                        } else {
-                            sc.best[k] = rule;
-                        }
+                self.on_literal(&m, scopes, tables, hay, sc, all, accepts);
+            }
+        }
+    }
+
+    /// What finding literal `m.pattern` at `m.start` says
+    /// about the rules of the tried scopes.
+    #[allow(clippy::too_many_arguments)]
+    fn on_literal<T: AsRef<[u32]>>(
+        &self,
+        m: &Found,
+        scopes: &[usize],
+        tables: &[CompiledScope<T>],
+        hay: &[u8],
+        sc: &mut Scratch,
+        all: bool,
+        accepts: &impl Fn(usize, u32) -> bool,
+    ) {
+        {
+            let Some((_, hits)) = self.literals.get(m.pattern) else {
+                return;
+            };
+            // Hits are sorted by scope: only the tried scopes' are read.
+            for (k, &s) in scopes.iter().enumerate() {
+                let from = hits.partition_point(|h| (h.at().0 as usize) < s);
+                for hit in hits[from..].iter().take_while(|h| h.at().0 as usize == s) {
+                    let rule = hit.at().1;
+                    if !all && rule >= sc.best[k] {
+                        continue;
                     }
-                    Hit::Group { group, .. } => {
-                        let bit = 1u8 << group;
-                        match sc
-                            .groups
-                            .iter_mut()
-                            .find(|(kk, r, _)| *kk == k && *r == rule)
-                        {
-                            Some((_, _, bits)) => *bits |= bit,
-                            None => sc.groups.push((k, rule, bit)),
+                    match hit {
+                        Hit::Exact {
+                            offset, text, fold, ..
+                        } => {
+                            let Some(Check::Literal { start, end }) = tables
+                                .get(s)
+                                .and_then(|t| t.rules.get(rule as usize))
+                                .map(|r| &r.check)
+                            else {
+                                continue;
+                            };
+                            let Some(from) = m.start.checked_sub(*offset as usize) else {
+                                continue;
+                            };
+                            let to = from + text.len();
+                            if (*start && from != 0)
+                                || (*end && to != hay.len())
+                                || !hay.get(from..to).is_some_and(|f| same_text(f, text, fold))
+                                || !accepts(s, rule)
+                            {
+                                continue;
+                            }
+                            if all {
+                                sc.exact.push((k, rule));
+                            } else {
+                                sc.best[k] = rule;
+                            }
+                        }
+                        Hit::Group { group, .. } => {
+                            let bit = 1u8 << group;
+                            match sc
+                                .groups
+                                .iter_mut()
+                                .find(|(kk, r, _)| *kk == k && *r == rule)
+                            {
+                                Some((_, _, bits)) => *bits |= bit,
+                                None => sc.groups.push((k, rule, bit)),
+                            }
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// A literal found: where, and which.
+struct Found {
+    start: usize,
+    pattern: usize,
 }
 
 /// Per-thread scratch space of a search.
