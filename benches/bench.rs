@@ -1515,7 +1515,7 @@ fn run_20k(mix: Mix, n: usize, cap: Duration, runs: usize) -> ExitCode {
     let engines = vec![
         run_classifier(replies, runs, &b.classifier, &by_location),
         run_slow(
-            "(a') tables: select + first_match",
+            "(a') tables: Classifier::decide",
             replies,
             sub20,
             cap,
@@ -1787,7 +1787,7 @@ fn main() -> ExitCode {
         on_subset.note = format!("first {} replies", thousands(subset as u64));
         engines.push(on_subset);
         engines.push(run_slow(
-            "(a') tables: select + first_match",
+            "(a') tables: Classifier::decide",
             replies,
             subset,
             cap,

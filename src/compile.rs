@@ -39,7 +39,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 /// The prefilter searches for the last bytes of each literal only: a
 /// short key keeps its automaton small (and in cache) however long the
 /// literals; a literal rule's whole text is compared where its key is found.
-const KEY_LEN: usize = 16;
+const KEY_LEN: usize = 8;
 
 /// Compilation settings.
 #[derive(Clone, Debug)]
