@@ -171,6 +171,19 @@ fn class_status(code: u16) -> Option<Status> {
 /// assert_eq!(normalize_mx("dns; "), None);
 /// ```
 pub fn normalize_mx(raw: &str) -> Option<String> {
+    // The usual case: a bare host name, nothing to remove but final dots.
+    if raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        let host = raw.trim_end_matches('.');
+        return (!host.is_empty()).then(|| host.to_ascii_lowercase());
+    }
+    normalize_mx_general(raw)
+}
+
+/// [`normalize_mx`], step by step.
+fn normalize_mx_general(raw: &str) -> Option<String> {
     let s = strip_type_prefix(raw.trim()).trim_start();
     let host = if let Some(inner) = s.strip_prefix('[') {
         let inner = inner.find(']').map_or(inner, |end| &inner[..end]).trim();
@@ -182,7 +195,7 @@ pub fn normalize_mx(raw: &str) -> Option<String> {
         strip_port(&s[..end])
     };
     let host = host.trim_end_matches('.');
-    (!host.is_empty()).then(|| host.to_lowercase())
+    (!host.is_empty()).then(|| lowercase(host))
 }
 
 /// Domain part of a recipient, lowercased, trailing dot removed: "<User@Mail.RU>" -> "mail.ru"; also accepts "rfc822;user@x.com" (Final-Recipient form). None when there is no `@` or the domain is empty.
@@ -200,6 +213,20 @@ pub fn normalize_mx(raw: &str) -> Option<String> {
 /// assert_eq!(rcpt_domain("postmaster"), None);
 /// ```
 pub fn rcpt_domain(rcpt: &str) -> Option<String> {
+    // The usual case: a bare address (no type prefix, brackets, white space
+    // or list), whose domain is what follows the last `@`.
+    if rcpt
+        .bytes()
+        .all(|b| b > b' ' && b < 0x7f && !matches!(b, b'<' | b'>' | b',' | b';'))
+    {
+        let domain = rcpt[rcpt.rfind('@')? + 1..].trim_end_matches('.');
+        return (!domain.is_empty()).then(|| domain.to_ascii_lowercase());
+    }
+    rcpt_domain_general(rcpt)
+}
+
+/// [`rcpt_domain`], step by step.
+fn rcpt_domain_general(rcpt: &str) -> Option<String> {
     let s = strip_type_prefix(rcpt.trim()).trim_start();
     let addr = match s.find('<') {
         Some(open) => {
@@ -213,7 +240,7 @@ pub fn rcpt_domain(rcpt: &str) -> Option<String> {
         .find(|c: char| c.is_whitespace() || matches!(c, '>' | ',' | ';'))
         .unwrap_or(domain.len());
     let domain = domain[..end].trim_end_matches('.');
-    (!domain.is_empty()).then(|| domain.to_lowercase())
+    (!domain.is_empty()).then(|| lowercase(domain))
 }
 
 /// Finds an enhanced status in reply text. Returns it with the byte range where it was found.
@@ -237,18 +264,31 @@ pub fn find_enhanced(text: &str) -> Option<(Status, Range<usize>)> {
             return Some((status, base + range.start..base + range.end));
         }
     }
+    // Every token has a `.` right after its first byte: only the bytes
+    // before a `.` can start one.
     let bytes = text.as_bytes();
-    (0..bytes.len()).find_map(|start| {
+    let mut from = 1;
+    while let Some(i) = crate::input::find_byte(bytes.get(from..)?, b'.') {
+        let start = from + i - 1;
+        from += i + 1;
         if start > 0 && joins_token(bytes[start - 1]) {
-            return None;
+            continue;
         }
-        status_token(bytes, start).map(|(status, end)| (status, start..end))
-    })
+        if let Some((status, end)) = status_token(bytes, start) {
+            return Some((status, start..end));
+        }
+    }
+    None
 }
 
 /// Joins the lines of a reply and folds its whitespace (steps 1 to 3).
 fn fold_reply(raw: &str) -> String {
     let body = strip_type_prefix(raw.trim()).trim_start();
+    fold_simple(body).unwrap_or_else(|| fold_lines(body))
+}
+
+/// [`fold_reply`] of a body, line by line.
+fn fold_lines(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut lines = body.lines();
     let Some(first) = lines.next().map(str::trim_start) else {
@@ -281,13 +321,94 @@ fn fold_reply(raw: &str) -> String {
     out
 }
 
-/// Appends the words of `s` to `out`, each preceded by one space unless `out` is empty.
-fn push_folded(out: &mut String, s: &str) {
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
+/// [`fold_reply`] of a body (trimmed, without its type prefix) that is one
+/// line of printable ASCII with single spaces, the usual case: the body
+/// itself, the `-` of a multi-line reply's first line made a space. None
+/// for any other body.
+fn fold_simple(body: &str) -> Option<String> {
+    let b = body.as_bytes();
+    if !is_plain(b) {
+        return None;
+    }
+    if code_at_start(body).is_some() && b.get(3) == Some(&b'-') {
+        let rest = &body[4..];
+        let mut out = String::with_capacity(body.len());
+        out.push_str(&body[..3]);
+        if !rest.is_empty() && !rest.starts_with(' ') {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(rest);
+        return Some(out);
+    }
+    Some(body.to_string())
+}
+
+/// True when `b` is printable ASCII (or DEL) without two spaces in a row.
+/// Eight bytes are tested at once.
+fn is_plain(b: &[u8]) -> bool {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut words = b.chunks_exact(8);
+    let mut after_space = false;
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // 0x80 in each byte below 0x20 (top three bits clear) or above 0x7f.
+        let bad = !(((x & LOW) + ONES * 0x60) | x | LOW) | (x & !LOW);
+        // 0x80 in each space, exactly.
+        let s = x ^ (ONES * 0x20);
+        let spaces = !(((s & LOW) + LOW) | s | LOW);
+        if bad != 0 || spaces & (spaces << 8) != 0 || (after_space && spaces & 0x80 != 0) {
+            return false;
+        }
+        after_space = spaces >> 63 != 0;
+    }
+    for &c in words.remainder() {
+        if !(0x20..0x80).contains(&c) || (after_space && c == b' ') {
+            return false;
+        }
+        after_space = c == b' ';
+    }
+    true
+}
+
+/// Appends the words of `s` to `out`, each preceded by one space unless `out` is empty.
+fn push_folded(out: &mut String, s: &str) {
+    if !s.is_ascii() {
+        for word in s.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        return;
+    }
+    // The ASCII white space of `char::is_whitespace`.
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && space(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !space(b[i]) {
+            i += 1;
+        }
+        if start < i {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&s[start..i]);
+        }
+    }
+}
+
+/// Lowercase, without the general case mapping when the text is ASCII.
+fn lowercase(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
     }
 }
 
@@ -401,6 +522,72 @@ fn small_number(b: &[u8], start: usize) -> Option<(u16, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Random text over `alphabet`, from a small deterministic generator.
+    fn texts(alphabet: &[&str], count: usize, max_len: usize) -> Vec<String> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        (0..count)
+            .map(|_| {
+                (0..next(max_len))
+                    .map(|_| alphabet[next(alphabet.len())])
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// [`push_folded`] as `split_whitespace` words.
+    fn folded_words(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn quick_paths_agree_with_the_steps() {
+        let alphabet = [
+            "550", "-", " ", "  ", "5.1.1", "#", "\r\n", "\n", "\t", "\u{b}", "\u{c}", "\u{a0}",
+            "\u{2003}", "smtp;", "a", "B", ".", "@", "<", ">", ";", ":", "[", "]", "25", "é", "x-",
+            "\u{7f}",
+        ];
+        for text in texts(&alphabet, 200_000, 12) {
+            let body = strip_type_prefix(text.trim()).trim_start();
+            if let Some(quick) = fold_simple(body) {
+                assert_eq!(quick, fold_lines(body), "{text:?}");
+            }
+            let mut out = String::new();
+            push_folded(&mut out, &text);
+            assert_eq!(out, folded_words(&text), "{text:?}");
+            assert_eq!(normalize_mx(&text), normalize_mx_general(&text), "{text:?}");
+            assert_eq!(rcpt_domain(&text), rcpt_domain_general(&text), "{text:?}");
+            assert_eq!(
+                find_enhanced(&text),
+                find_enhanced_at_every_byte(&text),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// [`find_enhanced`], trying every byte as the start of a token.
+    fn find_enhanced_at_every_byte(text: &str) -> Option<(Status, Range<usize>)> {
+        if code_at_start(text).is_some() {
+            let rest = after_code(text);
+            if let Some((status, range)) = leading_status(rest) {
+                let base = text.len() - rest.len();
+                return Some((status, base + range.start..base + range.end));
+            }
+        }
+        let bytes = text.as_bytes();
+        (0..bytes.len()).find_map(|start| {
+            if start > 0 && joins_token(bytes[start - 1]) {
+                return None;
+            }
+            status_token(bytes, start).map(|(status, end)| (status, start..end))
+        })
+    }
 
     fn st(s: &str) -> Status {
         s.parse().unwrap()

@@ -1,24 +1,27 @@
 //! `mxrules classify`: verdicts for bounces, streamed.
 //!
-//! The main thread reads the inputs ([`mxrules::input`]) and cuts the
-//! records into batches; worker threads classify the batches; one writer
-//! thread puts them back in input order and writes them, with the errors
-//! for bad records, the progress bar and the counts. At most two batches
-//! per worker (and two more) exist at once, so memory does not grow with
-//! the input (the quarantine list, one entry per distinct address, aside).
+//! The main thread reads the inputs ([`mxrules::input`]) in batches: JSON
+//! lines and PowerMTA files as pieces of whole lines, the other formats as
+//! records. Worker threads read the lines of a batch, classify its records
+//! and write their output (and the errors of its bad records) into one
+//! buffer; one writer thread puts the buffers back in input order and
+//! writes them, with the progress bar and the counts. At most two batches
+//! per worker (and two more) exist at once, and their buffers are reused,
+//! so memory does not grow with the input (the quarantine list, one entry
+//! per distinct address, aside).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use mxrules::classify::Classification;
-use mxrules::input::{self, InputFormat, InputRecord, Item};
-use mxrules::status::Verdict;
-use serde_json::{Map, Value};
+use mxrules::classify::{Bounce, Classification};
+use mxrules::input::{self, Batch, Extra, InputFormat, Item, LineItem, View};
+use mxrules::status::{Status, Verdict};
 
 use super::rules::{Engine, RulesArgs};
 use super::{Color, Exit, fail, print_stderr};
@@ -64,9 +67,6 @@ const CSV_HEADER: &str =
 /// The columns added to the CSV when the first input is not JSON lines.
 const CSV_WIDE: &str = ",time,incoming_category";
 
-/// Records per batch.
-const BATCH: usize = 1024;
-
 /// Distinct skip reasons kept apart in the summary.
 const MAX_REASONS: usize = 16;
 
@@ -78,6 +78,43 @@ struct Counts {
     verdicts: [usize; 4],
     skipped: usize,
     skip_reasons: BTreeMap<String, usize>,
+}
+
+impl Counts {
+    /// Adds the counts of the next batch.
+    fn add(&mut self, t: &Tally) {
+        self.records += t.records;
+        self.bad += t.bad;
+        self.unmatched += t.unmatched;
+        for (sum, n) in self.verdicts.iter_mut().zip(t.verdicts) {
+            *sum += n;
+        }
+        self.skipped += t.skipped;
+        // The reasons in the order they were first seen, so that the first
+        // distinct ones are kept apart whatever the batches.
+        for (reason, n) in &t.skip_reasons {
+            let known = self.skip_reasons.contains_key(reason);
+            let key = if known || self.skip_reasons.len() < MAX_REASONS {
+                reason.clone()
+            } else {
+                String::from("other")
+            };
+            *self.skip_reasons.entry(key).or_default() += n;
+        }
+    }
+}
+
+/// The counts of one batch.
+#[derive(Default)]
+struct Tally {
+    /// Records read: classified and bad ones.
+    records: usize,
+    bad: usize,
+    unmatched: usize,
+    verdicts: [usize; 4],
+    skipped: usize,
+    /// Skip reasons in the order first seen, with their counts.
+    skip_reasons: Vec<(String, usize)>,
 }
 
 /// A quarantined address: its status and deciding rule.
@@ -96,8 +133,53 @@ pub fn run(args: Args, color: Color) -> Exit {
     }
 }
 
-type Batch = (u64, Vec<Item>);
-type Done = (u64, Vec<(Item, Option<Classification>)>);
+/// A batch to classify, numbered in input order.
+type Work = (u64, Batch);
+
+/// A classified batch: its output, the errors of its bad records, its
+/// counts and quarantined addresses.
+struct Done {
+    seq: u64,
+    out: Vec<u8>,
+    errors: String,
+    tally: Tally,
+    quarantined: Vec<(String, Quarantined)>,
+}
+
+/// Buffers handed back for reuse.
+struct Pool(Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    fn new() -> Pool {
+        Pool(Mutex::new(Vec::new()))
+    }
+
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    fn put(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        if let Ok(mut v) = self.0.lock() {
+            v.push(buf);
+        }
+    }
+}
+
+/// What the threads share.
+struct Shared<'a> {
+    engine: &'a dyn Engine,
+    format: Format,
+    wide: bool,
+    quarantine: bool,
+    /// Input buffers (pieces of lines) and output buffers.
+    inputs: Pool,
+    outputs: Pool,
+}
 
 fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
     let files = if args.files.is_empty() {
@@ -107,14 +189,14 @@ fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
     };
     // The first input is opened now: its format decides the CSV columns.
     let mut open_failed = false;
-    let mut first: Option<input::Items> = None;
+    let mut first: Option<input::Batches> = None;
     let mut wide = false;
     let mut rest = files.iter();
     for path in rest.by_ref() {
-        match input::open_detected(path, args.input_format) {
-            Ok((format, items)) => {
+        match input::open_batches(path, args.input_format) {
+            Ok((format, batches)) => {
                 wide = format != InputFormat::Jsonl;
-                first = Some(items);
+                first = Some(batches);
                 break;
             }
             Err(e) => {
@@ -135,16 +217,18 @@ fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let writer = Writer {
+    let shared = Shared {
+        engine: classifier,
         format: args.format,
         wide,
         quarantine: args.quarantine_list.is_some(),
-        progress: progress.clone(),
+        inputs: Pool::new(),
+        outputs: Pool::new(),
     };
 
     // Batches read but not yet written, at most.
     let in_flight = 2 * jobs + 2;
-    let (work_tx, work_rx) = sync_channel::<Batch>(in_flight);
+    let (work_tx, work_rx) = sync_channel::<Work>(in_flight);
     let work_rx = Mutex::new(work_rx);
     let (outcome, rest_failed) = std::thread::scope(|s| {
         let (done_tx, done_rx) = sync_channel::<Done>(in_flight);
@@ -153,19 +237,21 @@ fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
             let _ = credit_tx.send(());
         }
         let work_rx = &work_rx;
+        let shared = &shared;
         for _ in 0..jobs {
             let done_tx = done_tx.clone();
-            s.spawn(move || classify_batches(work_rx, &done_tx, classifier));
+            s.spawn(move || classify_batches(work_rx, &done_tx, shared));
         }
         drop(done_tx);
-        let writer = &writer;
-        let out = s.spawn(move || writer.run(&done_rx, &credit_tx));
+        let progress_out = progress.clone();
+        let out = s.spawn(move || write_batches(&done_rx, &credit_tx, shared, &progress_out));
         let open_failed = read_inputs(
             first,
             &rest,
             args.input_format,
             &work_tx,
             &credit_rx,
+            &shared.inputs,
             &progress,
         );
         drop(work_tx);
@@ -224,61 +310,59 @@ fn spinner() -> indicatif::ProgressBar {
     bar
 }
 
-/// Reads every input in turn (`first` already open) and sends its items in
-/// batches. Returns true when an input could not be opened (reported here).
+/// Reads every input in turn (`first` already open) and sends its batches.
+/// Returns true when an input could not be opened (reported here).
 fn read_inputs(
-    first: Option<input::Items>,
+    first: Option<input::Batches>,
     files: &[PathBuf],
     format: InputFormat,
-    work: &SyncSender<Batch>,
+    work: &SyncSender<Work>,
     credits: &Receiver<()>,
+    buffers: &Pool,
     progress: &indicatif::ProgressBar,
 ) -> bool {
     let mut seq = 0u64;
-    let mut batch = Vec::with_capacity(BATCH);
     let mut open_failed = false;
-    let mut send = |batch: &mut Vec<Item>| -> bool {
-        if batch.is_empty() {
-            return true;
-        }
-        if credits.recv().is_err() {
-            return false;
-        }
-        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
-        let ok = work.send((seq, full)).is_ok();
-        seq += 1;
-        ok
-    };
-    if let Some(items) = first {
-        for item in items {
-            batch.push(item);
-            if batch.len() >= BATCH && !send(&mut batch) {
-                return open_failed;
+    // A credit received and not used yet (the input it was for had ended).
+    let mut credit = false;
+    // Sends the batches of one input; false when the threads are gone.
+    let mut send_all = |mut batches: input::Batches| -> bool {
+        loop {
+            if !credit {
+                if credits.recv().is_err() {
+                    return false;
+                }
+                credit = true;
             }
+            let Some(batch) = batches.next_batch(buffers.take()) else {
+                return true;
+            };
+            credit = false;
+            if work.send((seq, batch)).is_err() {
+                return false;
+            }
+            seq += 1;
         }
+    };
+    if let Some(batches) = first
+        && !send_all(batches)
+    {
+        return open_failed;
     }
     for path in files {
-        let items = match input::open(path, format) {
-            Ok(items) => items,
+        let batches = match input::open_batches(path, format) {
+            Ok((_, batches)) => batches,
             Err(e) => {
-                // Keep the order of messages: what was read before is written first.
-                if !send(&mut batch) {
-                    return open_failed;
-                }
                 let msg = format!("error: cannot read `{}`: {e}\n", shown(path));
                 progress.suspend(|| print_stderr(&msg));
                 open_failed = true;
                 continue;
             }
         };
-        for item in items {
-            batch.push(item);
-            if batch.len() >= BATCH && !send(&mut batch) {
-                return open_failed;
-            }
+        if !send_all(batches) {
+            return open_failed;
         }
     }
-    send(&mut batch);
     open_failed
 }
 
@@ -290,125 +374,214 @@ fn shown(path: &Path) -> String {
     }
 }
 
-fn classify_batches(work: &Mutex<Receiver<Batch>>, done: &SyncSender<Done>, c: &dyn Engine) {
+fn classify_batches(work: &Mutex<Receiver<Work>>, done: &SyncSender<Done>, shared: &Shared) {
+    let mut sink = Sink::new(shared);
     loop {
         let next = match work.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
-        let Ok((seq, items)) = next else { return };
-        let out = items
-            .into_iter()
-            .map(|item| {
-                let class = match &item {
-                    Item::Record(r) => Some(c.classify(&r.bounce)),
-                    _ => None,
-                };
-                (item, class)
-            })
-            .collect();
-        if done.send((seq, out)).is_err() {
+        let Ok((seq, batch)) = next else { return };
+        sink.out = shared.outputs.take();
+        match batch {
+            Batch::Items(items) => {
+                for item in items {
+                    sink.item(item);
+                }
+            }
+            Batch::Lines(lines) => {
+                lines.read(|item| match item {
+                    LineItem::Record(view) => sink.view(lines.name(), &view),
+                    LineItem::Skipped { reason, .. } => sink.skipped(reason),
+                    LineItem::Item(item) => sink.item(item),
+                });
+                shared.inputs.put(lines.into_buffer());
+            }
+        }
+        if done.send(sink.finish(seq)).is_err() {
             return;
         }
     }
 }
 
-struct Writer {
-    format: Format,
-    wide: bool,
-    quarantine: bool,
-    progress: indicatif::ProgressBar,
+/// Classifies the records of a batch and writes them; one per worker.
+struct Sink<'a> {
+    shared: &'a Shared<'a>,
+    out: Vec<u8>,
+    errors: String,
+    tally: Tally,
+    quarantined: Vec<(String, Quarantined)>,
+    /// The bounce a view is copied into, its strings reused.
+    bounce: Bounce,
+    spare_mx: String,
+    spare_rcpt: String,
+    reason: String,
+    escaped: Escaped,
 }
 
-impl Writer {
-    /// Writes the classified batches in input order; returns the counts and
-    /// the quarantined addresses.
-    fn run(
-        &self,
-        done: &Receiver<Done>,
-        credits: &SyncSender<()>,
-    ) -> std::io::Result<(Counts, BTreeMap<String, Quarantined>)> {
-        let stdout = std::io::stdout();
-        let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-        let mut counts = Counts::default();
-        let mut quarantined = BTreeMap::new();
-        if let Format::Csv = self.format {
-            out.write_all(CSV_HEADER.as_bytes())?;
-            if self.wide {
-                out.write_all(CSV_WIDE.as_bytes())?;
-            }
-            out.write_all(b"\n")?;
+impl<'a> Sink<'a> {
+    fn new(shared: &'a Shared<'a>) -> Sink<'a> {
+        Sink {
+            shared,
+            out: Vec::new(),
+            errors: String::new(),
+            tally: Tally::default(),
+            quarantined: Vec::new(),
+            bounce: Bounce::default(),
+            spare_mx: String::new(),
+            spare_rcpt: String::new(),
+            reason: String::new(),
+            escaped: Escaped::new(),
         }
-        let mut waiting: HashMap<u64, Vec<(Item, Option<Classification>)>> = HashMap::new();
-        let mut next = 0u64;
-        for (seq, batch) in done {
-            waiting.insert(seq, batch);
-            while let Some(batch) = waiting.remove(&next) {
-                next += 1;
-                let n = batch.len();
-                for (item, class) in batch {
-                    self.write_item(&mut out, item, class, &mut counts, &mut quarantined)?;
-                }
-                self.progress.inc(u64::try_from(n).unwrap_or(u64::MAX));
-                let _ = credits.send(());
-            }
-        }
-        out.flush()?;
-        Ok((counts, quarantined))
     }
 
-    fn write_item(
-        &self,
-        out: &mut impl Write,
-        item: Item,
-        class: Option<Classification>,
-        counts: &mut Counts,
-        quarantined: &mut BTreeMap<String, Quarantined>,
-    ) -> std::io::Result<()> {
+    fn finish(&mut self, seq: u64) -> Done {
+        Done {
+            seq,
+            out: std::mem::take(&mut self.out),
+            errors: std::mem::take(&mut self.errors),
+            tally: std::mem::take(&mut self.tally),
+            quarantined: std::mem::take(&mut self.quarantined),
+        }
+    }
+
+    fn item(&mut self, item: Item) {
         match item {
             Item::Record(rec) => {
-                let Some(c) = class else { return Ok(()) };
-                counts.records += 1;
-                if c.unmatched {
-                    counts.unmatched += 1;
-                }
-                counts.verdicts[verdict_index(c.verdict)] += 1;
-                if self.quarantine
-                    && c.verdict == Verdict::Quarantine
-                    && let Some(address) = rec.bounce.rcpt.as_deref().and_then(quarantine_address)
-                {
-                    quarantined.entry(address).or_insert_with(|| Quarantined {
-                        status: c.status.map(|s| s.to_string()).unwrap_or_default(),
-                        rule: c.rule.as_deref().unwrap_or("unmatched").to_string(),
-                    });
-                }
-                match self.format {
-                    Format::Jsonl => write_json(out, rec, &c),
-                    Format::Csv => write_csv(out, &rec, &c, self.wide),
-                }
+                let c = self.shared.engine.classify(&rec.bounce);
+                self.record(&rec.position.file, &rec.view(), &c);
             }
             Item::Bad(bad) => {
-                counts.records += 1;
-                counts.bad += 1;
-                let msg = format!("error: {bad}\n");
-                self.progress.suspend(|| print_stderr(&msg));
-                Ok(())
+                self.tally.records += 1;
+                self.tally.bad += 1;
+                let _ = writeln!(self.errors, "error: {bad}");
             }
-            Item::Skipped { reason, .. } => {
-                counts.skipped += 1;
-                let known = counts.skip_reasons.contains_key(&reason);
-                let key = if known || counts.skip_reasons.len() < MAX_REASONS {
-                    reason
-                } else {
-                    String::from("other")
-                };
-                *counts.skip_reasons.entry(key).or_default() += 1;
-                Ok(())
+            Item::Skipped { reason, .. } => self.skip_reason(reason),
+        }
+    }
+
+    fn view(&mut self, file: &str, v: &View<'_>) {
+        let b = &mut self.bounce;
+        set(&mut b.mx, &mut self.spare_mx, v.mx);
+        set(&mut b.rcpt, &mut self.spare_rcpt, v.rcpt);
+        b.reply.clear();
+        b.reply.push_str(v.reply);
+        b.status = v.status;
+        b.reported_category = v.reported_category;
+        let c = self.shared.engine.classify(&self.bounce);
+        self.record(file, v, &c);
+    }
+
+    fn skipped(&mut self, reason: input::Skip<'_>) {
+        let mut text = std::mem::take(&mut self.reason);
+        text.clear();
+        let _ = write!(text, "{reason}");
+        self.tally.skipped += 1;
+        match self.tally.skip_reasons.iter_mut().find(|(r, _)| *r == text) {
+            Some((_, n)) => *n += 1,
+            None => self.tally.skip_reasons.push((text.clone(), 1)),
+        }
+        self.reason = text;
+    }
+
+    fn skip_reason(&mut self, reason: String) {
+        self.tally.skipped += 1;
+        match self
+            .tally
+            .skip_reasons
+            .iter_mut()
+            .find(|(r, _)| *r == reason)
+        {
+            Some((_, n)) => *n += 1,
+            None => self.tally.skip_reasons.push((reason, 1)),
+        }
+    }
+
+    fn record(&mut self, file: &str, v: &View<'_>, c: &Classification) {
+        let t = &mut self.tally;
+        t.records += 1;
+        if c.unmatched {
+            t.unmatched += 1;
+        }
+        t.verdicts[verdict_index(c.verdict)] += 1;
+        if self.shared.quarantine
+            && c.verdict == Verdict::Quarantine
+            && let Some(address) = v.rcpt.and_then(quarantine_address)
+        {
+            self.quarantined.push((
+                address,
+                Quarantined {
+                    status: c.status.map(|s| s.to_string()).unwrap_or_default(),
+                    rule: c.rule.as_deref().unwrap_or("unmatched").to_string(),
+                },
+            ));
+        }
+        match self.shared.format {
+            Format::Jsonl => write_json(&mut self.out, &mut self.escaped, file, v, c),
+            Format::Csv => write_csv(&mut self.out, file, v, c, self.shared.wide),
+        }
+    }
+}
+
+/// Puts `v` in `slot`, reusing the string there or the spare one.
+fn set(slot: &mut Option<String>, spare: &mut String, v: Option<&str>) {
+    match v {
+        Some(v) => {
+            let mut s = slot.take().unwrap_or_else(|| std::mem::take(spare));
+            s.clear();
+            s.push_str(v);
+            *slot = Some(s);
+        }
+        None => {
+            if let Some(s) = slot.take() {
+                *spare = s;
             }
         }
     }
 }
 
+/// Writes the classified batches in input order; returns the counts and
+/// the quarantined addresses.
+fn write_batches(
+    done: &Receiver<Done>,
+    credits: &SyncSender<()>,
+    shared: &Shared,
+    progress: &indicatif::ProgressBar,
+) -> std::io::Result<(Counts, BTreeMap<String, Quarantined>)> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut counts = Counts::default();
+    let mut quarantined = BTreeMap::new();
+    if let Format::Csv = shared.format {
+        out.write_all(CSV_HEADER.as_bytes())?;
+        if shared.wide {
+            out.write_all(CSV_WIDE.as_bytes())?;
+        }
+        out.write_all(b"\n")?;
+    }
+    let mut waiting: HashMap<u64, Done> = HashMap::new();
+    let mut next = 0u64;
+    for batch in done {
+        waiting.insert(batch.seq, batch);
+        while let Some(batch) = waiting.remove(&next) {
+            next += 1;
+            out.write_all(&batch.out)?;
+            shared.outputs.put(batch.out);
+            if !batch.errors.is_empty() {
+                progress.suspend(|| print_stderr(&batch.errors));
+            }
+            counts.add(&batch.tally);
+            for (address, q) in batch.quarantined {
+                quarantined.entry(address).or_insert(q);
+            }
+            let t = &batch.tally;
+            progress.inc(u64::try_from(t.records + t.skipped).unwrap_or(u64::MAX));
+            let _ = credits.send(());
+        }
+    }
+    out.flush()?;
+    Ok((counts, quarantined))
+}
 /// The summary line(s) on standard error.
 fn summary(counts: &Counts) -> String {
     let v = &counts.verdicts;
@@ -477,69 +650,310 @@ fn verdict_index(v: Verdict) -> usize {
     }
 }
 
-fn write_json(out: &mut impl Write, rec: InputRecord, c: &Classification) -> std::io::Result<()> {
-    let mut m = Map::new();
-    let mut pos = Map::new();
-    pos.insert("file".into(), Value::from(rec.position.file));
-    pos.insert("line".into(), Value::from(rec.position.line));
-    m.insert("input".into(), Value::Object(pos));
-    if let Some(mx) = rec.bounce.mx {
-        m.insert("mx".into(), Value::from(mx));
+/// One output object: the input's fields (those passed through, its
+/// position, `mx`, `rcpt`, `reply`, `time`, `incoming_category`) and the
+/// classification's (`category`, `initial_status`, `rule`, `scope`,
+/// `status`, `unmatched`, `verdict`), with keys in byte order as a
+/// `serde_json` map writes them. The classification wins over the record,
+/// the record over the fields passed through.
+fn write_json(
+    out: &mut Vec<u8>,
+    shared: &mut Escaped,
+    file: &str,
+    v: &View<'_>,
+    c: &Classification,
+) {
+    // Every member is written after a comma; the first comma becomes the brace.
+    let start = out.len();
+    let mut extra = v.extra.iter().peekable();
+    // The fields passed through whose names come before `key` (all of them
+    // without one), and the one named `key` unless `taken`.
+    let mut before = |out: &mut Vec<u8>, key: Option<&str>, taken: bool| {
+        while let Some(&(name, value)) = extra.peek() {
+            if let Some(key) = key
+                && (name > key || (taken && name == key))
+            {
+                if name == key {
+                    extra.next();
+                }
+                return;
+            }
+            extra.next();
+            out.push(b',');
+            push_json_str(out, name);
+            out.push(b':');
+            match value {
+                Extra::Str(s) => push_json_str(out, s),
+                Extra::Json(j) => push_json_value(out, j),
+            }
+        }
+    };
+    before(out, Some("category"), c.category.is_some());
+    if let Some(category) = c.category {
+        out.extend_from_slice(b",\"category\":\"");
+        out.extend_from_slice(category.as_str().as_bytes());
+        out.push(b'"');
     }
-    if let Some(rcpt) = rec.bounce.rcpt {
-        m.insert("rcpt".into(), Value::from(rcpt));
+    before(
+        out,
+        Some("incoming_category"),
+        v.incoming_category.is_some(),
+    );
+    if let Some(t) = v.incoming_category {
+        out.extend_from_slice(b",\"incoming_category\":");
+        push_json_str(out, t);
     }
-    m.insert("reply".into(), Value::from(rec.bounce.reply));
-    if let Some(t) = rec.time {
-        m.insert("time".into(), Value::from(t));
+    before(out, Some("initial_status"), true);
+    out.extend_from_slice(b",\"initial_status\":");
+    push_status(out, c.initial_status);
+    before(out, Some("input"), true);
+    out.extend_from_slice(b",\"input\":{\"file\":");
+    push_json_str(out, file);
+    out.extend_from_slice(b",\"line\":");
+    push_number(out, v.line as u64);
+    out.push(b'}');
+    before(out, Some("mx"), v.mx.is_some());
+    if let Some(mx) = v.mx {
+        out.extend_from_slice(b",\"mx\":");
+        push_json_str(out, mx);
     }
-    if let Some(cat) = rec.incoming_category {
-        m.insert("incoming_category".into(), Value::from(cat));
+    before(out, Some("rcpt"), v.rcpt.is_some());
+    if let Some(rcpt) = v.rcpt {
+        out.extend_from_slice(b",\"rcpt\":");
+        push_json_str(out, rcpt);
     }
-    for (k, v) in rec.extra {
-        m.entry(k).or_insert(v);
+    before(out, Some("reply"), true);
+    out.extend_from_slice(b",\"reply\":");
+    push_json_str(out, v.reply);
+    before(out, Some("rule"), c.rule.is_some());
+    if let Some(rule) = &c.rule {
+        out.extend_from_slice(b",\"rule\":");
+        shared.push(out, rule);
     }
-    if let Ok(Value::Object(cm)) = serde_json::to_value(c) {
-        for (k, v) in cm {
-            m.insert(k, v);
+    before(out, Some("scope"), c.scope.is_some());
+    if let Some(scope) = &c.scope {
+        out.extend_from_slice(b",\"scope\":");
+        shared.push(out, scope);
+    }
+    before(out, Some("status"), true);
+    out.extend_from_slice(b",\"status\":");
+    push_status(out, c.status);
+    before(out, Some("time"), v.time.is_some());
+    if let Some(time) = v.time {
+        out.extend_from_slice(b",\"time\":");
+        push_json_str(out, time);
+    }
+    before(out, Some("unmatched"), c.unmatched);
+    if c.unmatched {
+        out.extend_from_slice(b",\"unmatched\":true");
+    }
+    before(out, Some("verdict"), true);
+    out.extend_from_slice(b",\"verdict\":\"");
+    out.extend_from_slice(c.verdict.as_str().as_bytes());
+    out.push(b'"');
+    // The fields named after `verdict`.
+    before(out, None, false);
+    if let Some(comma) = out.get_mut(start) {
+        *comma = b'{';
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// A JSON value as `serde_json` writes it.
+fn push_json_value(out: &mut Vec<u8>, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => push_json_str(out, s),
+        Value::Number(n) if n.is_u64() => push_number(out, n.as_u64().unwrap_or_default()),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"null"),
+        // Writing to a vector cannot fail.
+        other => drop(serde_json::to_writer(&mut *out, other)),
+    }
+}
+
+/// A status as a JSON string, or null.
+fn push_status(out: &mut Vec<u8>, status: Option<Status>) {
+    match status {
+        Some(s) => {
+            let mut text = [0u8; 24];
+            text[0] = b'"';
+            let n = 1 + status_text(&mut text[1..], s);
+            text[n] = b'"';
+            out.extend_from_slice(&text[..=n]);
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Writes `class.subject.detail` (as `Status` displays) at the start of
+/// `buf` (at least 23 bytes); returns its length.
+fn status_text(buf: &mut [u8], s: Status) -> usize {
+    let mut n = number_text(buf, u64::from(s.class));
+    buf[n] = b'.';
+    n += 1;
+    n += number_text(&mut buf[n..], u64::from(s.subject));
+    buf[n] = b'.';
+    n += 1;
+    n + number_text(&mut buf[n..], u64::from(s.detail))
+}
+
+/// Writes `n` in decimal at the start of `buf`; returns its length.
+fn number_text(buf: &mut [u8], mut n: u64) -> usize {
+    if n < 10 {
+        buf[0] = b'0' + n as u8;
+        return 1;
+    }
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    serde_json::to_writer(&mut *out, &Value::Object(m))?;
-    out.write_all(b"\n")
+    let len = digits.len() - i;
+    buf[..len].copy_from_slice(&digits[i..]);
+    len
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+fn push_number(out: &mut Vec<u8>, n: u64) {
+    let mut text = [0u8; 20];
+    let len = number_text(&mut text, n);
+    out.extend_from_slice(&text[..len]);
+}
+
+/// A JSON string, escaped as `serde_json` escapes it: `"`, `\` and the
+/// control characters (`\b`, `\t`, `\n`, `\f`, `\r`, else `\u00XX`).
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut rest = s.as_bytes();
+    out.reserve(rest.len() + 2);
+    out.push(b'"');
+    while let Some(i) = find_escape(rest) {
+        out.extend_from_slice(&rest[..i]);
+        let b = rest[i];
+        rest = &rest[i + 1..];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
+        }
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// The first byte of `bytes` a JSON string escapes: a control character,
+/// `"` or `\\`.
+fn find_escape(bytes: &[u8]) -> Option<usize> {
+    mxrules::input::find_json_special(bytes)
+}
+
+/// The JSON strings of the rule locations and scope names a classifier
+/// shares between its classifications, escaped once: a small table
+/// indexed by the shared string's address, each slot holding the string
+/// (so that the address stays its own) and its JSON form.
+struct Escaped {
+    slots: Vec<Option<EscapedSlot>>,
+}
+
+/// A shared string and its JSON form.
+type EscapedSlot = (Arc<str>, Box<[u8]>);
+
+impl Escaped {
+    const SLOTS: usize = 1024;
+
+    fn new() -> Escaped {
+        Escaped {
+            slots: vec![None; Escaped::SLOTS],
+        }
+    }
+
+    /// Appends the JSON string of `s`.
+    fn push(&mut self, out: &mut Vec<u8>, s: &Arc<str>) {
+        let address = Arc::as_ptr(s).cast::<u8>() as usize;
+        let slot = &mut self.slots[(address >> 4).wrapping_mul(0x9E37_79B9) % Escaped::SLOTS];
+        match slot {
+            Some((k, json)) if Arc::ptr_eq(k, s) => out.extend_from_slice(json),
+            _ => {
+                let start = out.len();
+                push_json_str(out, s);
+                *slot = Some((s.clone(), out[start..].into()));
+            }
+        }
     }
 }
 
-fn write_csv(
-    out: &mut impl Write,
-    rec: &InputRecord,
-    c: &Classification,
-    wide: bool,
-) -> std::io::Result<()> {
-    let opt = |s: Option<String>| s.unwrap_or_default();
-    let mut fields = vec![
-        csv_field(&rec.position.file),
-        rec.position.line.to_string(),
-        csv_field(rec.bounce.mx.as_deref().unwrap_or("")),
-        csv_field(rec.bounce.rcpt.as_deref().unwrap_or("")),
-        opt(c.status.map(|s| s.to_string())),
-        opt(c.initial_status.map(|s| s.to_string())),
-        c.verdict.to_string(),
-        opt(c.category.map(|s| s.to_string())),
-        csv_field(c.rule.as_deref().unwrap_or("")),
-        c.unmatched.to_string(),
-        csv_field(&rec.bounce.reply),
-    ];
+/// Appends a CSV field: quoted (quotes doubled) when it holds a comma, a
+/// quote or a line break.
+fn push_csv_field(out: &mut Vec<u8>, s: &str) {
+    if !s.contains([',', '"', '\n', '\r']) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for part in s.split_inclusive('"') {
+        out.extend_from_slice(part.as_bytes());
+        if part.ends_with('"') {
+            out.push(b'"');
+        }
+    }
+    out.push(b'"');
+}
+
+fn write_csv(out: &mut Vec<u8>, file: &str, v: &View<'_>, c: &Classification, wide: bool) {
+    push_csv_field(out, file);
+    out.push(b',');
+    push_number(out, v.line as u64);
+    out.push(b',');
+    push_csv_field(out, v.mx.unwrap_or(""));
+    out.push(b',');
+    push_csv_field(out, v.rcpt.unwrap_or(""));
+    out.push(b',');
+    for status in [c.status, c.initial_status] {
+        if let Some(s) = status {
+            let mut text = [0u8; 23];
+            let n = status_text(&mut text, s);
+            out.extend_from_slice(&text[..n]);
+        }
+        out.push(b',');
+    }
+    out.extend_from_slice(c.verdict.as_str().as_bytes());
+    out.push(b',');
+    if let Some(cat) = c.category {
+        out.extend_from_slice(cat.as_str().as_bytes());
+    }
+    out.push(b',');
+    push_csv_field(out, c.rule.as_deref().unwrap_or(""));
+    out.push(b',');
+    out.extend_from_slice(if c.unmatched { b"true" } else { b"false" });
+    out.push(b',');
+    push_csv_field(out, v.reply);
     if wide {
-        fields.push(csv_field(rec.time.as_deref().unwrap_or("")));
-        fields.push(csv_field(rec.incoming_category.as_deref().unwrap_or("")));
+        out.push(b',');
+        push_csv_field(out, v.time.unwrap_or(""));
+        out.push(b',');
+        push_csv_field(out, v.incoming_category.unwrap_or(""));
     }
-    out.write_all(fields.join(",").as_bytes())?;
-    out.write_all(b"\n")
+    out.push(b'\n');
+}
+fn csv_field(s: &str) -> String {
+    let mut out = Vec::new();
+    push_csv_field(&mut out, s);
+    String::from_utf8(out).unwrap_or_default()
 }

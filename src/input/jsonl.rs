@@ -14,10 +14,12 @@
 //! assert_eq!(rec.extra["id"], 7);
 //! ```
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
-use super::lines::{Lines, MAX_LINE};
-use super::{InputRecord, Item, Position, Source};
+use super::lines::{Lines, MAX_LINE, split_lines, too_long, trim};
+use super::{Extras, InputRecord, Item, LineItem, Position, Source, View};
 use crate::classify::Bounce;
 use crate::status::Status;
 
@@ -156,5 +158,308 @@ fn kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// Reads the JSON lines of a [`super::LineBatch`], the first numbered
+/// `first`, as [`Reader`] does.
+///
+/// Lines in the usual shape (an object whose `reply`, `mx`, `rcpt` and
+/// `status` are strings or null, each key once) are read without building
+/// a map, their strings borrowed from the line unless they hold escapes.
+/// Any other line is left to [`parse_json_line`], which also words the
+/// error of a bad one, so that both ways give the same record.
+pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(data: &[u8], first: usize, name: &str, f: &mut F) {
+    let mut extra = Vec::new();
+    for (i, line) in split_lines(data).enumerate() {
+        let number = first + i;
+        if too_long(line) {
+            f(LineItem::Item(super::too_long(Position::new(name, number))));
+            continue;
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Ok(text) = std::str::from_utf8(line) else {
+            let at = Position::new(name, number);
+            f(LineItem::Item(Item::bad(at, "line is not valid UTF-8")));
+            continue;
+        };
+        let text = trim(text);
+        if text.is_empty() {
+            continue;
+        }
+        extra.clear();
+        match Fields::read(text, &mut extra) {
+            Some(fields) => f(LineItem::Record(fields.view(number, &extra))),
+            None => {
+                let at = Position::new(name, number);
+                f(LineItem::Item(match parse_json_line(text) {
+                    Ok(r) => Item::Record(r.into_input(at)),
+                    Err(e) => Item::bad(at, e),
+                }));
+            }
+        }
+    }
+}
+
+/// A value of a JSON line: a string (borrowed from the line when it has no
+/// escapes) or any other value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Other(Value),
+}
+
+/// The fields of a JSON line that make a record (see [`read_lines`]).
+#[derive(Default)]
+struct Fields<'a> {
+    reply: Option<Option<Cow<'a, str>>>,
+    mx: Option<Option<Cow<'a, str>>>,
+    rcpt: Option<Option<Cow<'a, str>>>,
+    status: Option<Option<Cow<'a, str>>>,
+    /// Seen, and the value when it is a string.
+    time: Option<Option<Cow<'a, str>>>,
+    incoming_category: Option<Option<Cow<'a, str>>>,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `text`, the other fields in `extra` sorted by name;
+    /// none when the line is not in the usual shape (or not valid).
+    fn read(text: &'a str, extra: &mut Vec<(Cow<'a, str>, Scalar<'a>)>) -> Option<Fields<'a>> {
+        let fields = Scan::new(text).object(extra)?;
+        extra.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if extra.windows(2).any(|w| w[0].0 == w[1].0) {
+            return None;
+        }
+        // A missing reply, or a status that is none, is worded by `parse_json_line`.
+        fields.reply.as_ref()?.as_ref()?;
+        if let Some(Some(s)) = &fields.status
+            && !s.trim().is_empty()
+            && s.trim().parse::<Status>().is_err()
+        {
+            return None;
+        }
+        Some(fields)
+    }
+
+    fn view<'b>(&'b self, line: usize, extra: &'b [(Cow<'a, str>, Scalar<'a>)]) -> View<'b> {
+        let text = |f: &'b Option<Option<Cow<'a, str>>>| f.as_ref().and_then(|v| v.as_deref());
+        let incoming_category = text(&self.incoming_category);
+        View {
+            line,
+            mx: text(&self.mx),
+            rcpt: text(&self.rcpt),
+            reply: text(&self.reply).unwrap_or(""),
+            status: text(&self.status)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| s.parse().ok()),
+            reported_category: incoming_category
+                .and_then(|c| crate::status::Category::from_word(c.trim())),
+            time: text(&self.time),
+            incoming_category,
+            extra: Extras::Json(extra),
+        }
+    }
+}
+
+/// A reader of one JSON object that gives up (`None`) on anything it does
+/// not read exactly as `serde_json` does: nested values, numbers other than
+/// small integers that `serde_json` is left to read, surrogate escapes, a
+/// key given twice, and whatever is not valid JSON.
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn new(text: &'a str) -> Scan<'a> {
+        Scan { text, at: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek() == Some(b)).then(|| self.at += 1)
+    }
+
+    /// The object that is the whole text, its other fields in `extra`.
+    fn object(mut self, extra: &mut Vec<(Cow<'a, str>, Scalar<'a>)>) -> Option<Fields<'a>> {
+        let mut fields = Fields::default();
+        self.space();
+        self.eat(b'{')?;
+        self.space();
+        if self.eat(b'}').is_none() {
+            loop {
+                let key = self.string()?;
+                self.space();
+                self.eat(b':')?;
+                self.space();
+                let value = self.value()?;
+                fields.put(key, value, extra)?;
+                self.space();
+                if self.eat(b',').is_some() {
+                    self.space();
+                    continue;
+                }
+                self.eat(b'}')?;
+                break;
+            }
+        }
+        self.space();
+        (self.at == self.text.len()).then_some(fields)
+    }
+
+    fn value(&mut self) -> Option<Scalar<'a>> {
+        let rest = &self.text.as_bytes()[self.at..];
+        let (value, len) = match rest.first()? {
+            b'"' => return self.string().map(Scalar::Str),
+            b't' if rest.starts_with(b"true") => (Value::Bool(true), 4),
+            b'f' if rest.starts_with(b"false") => (Value::Bool(false), 5),
+            b'n' if rest.starts_with(b"null") => (Value::Null, 4),
+            b'-' | b'0'..=b'9' => return self.number().map(Scalar::Other),
+            _ => return None,
+        };
+        self.at += len;
+        Some(Scalar::Other(value))
+    }
+
+    /// A number: small integers read here, any other left to `serde_json`.
+    fn number(&mut self) -> Option<Value> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let negative = self.eat(b'-').is_some();
+        let digits = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        let n = self.at - digits;
+        // Up to 18 digits, no leading zero, no `-0`, no fraction or exponent.
+        let zero = n > 0 && bytes[digits] == b'0';
+        let plain = (1..=18).contains(&n)
+            && (!zero || (n == 1 && !negative))
+            && !matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        if plain {
+            let value = bytes[digits..self.at]
+                .iter()
+                .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+            return Some(if negative {
+                // At most 18 digits: it fits.
+                Value::from(-i64::try_from(value).ok()?)
+            } else {
+                Value::from(value)
+            });
+        }
+        while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') = self.peek() {
+            self.at += 1;
+        }
+        match serde_json::from_str::<Value>(&self.text[start..self.at]).ok()? {
+            v @ Value::Number(_) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A string, borrowed from the text unless it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let end = start + find_json_special(&bytes[start..])?;
+        if bytes[end] == b'"' {
+            self.at = end + 1;
+            return Some(Cow::Borrowed(&self.text[start..end]));
+        }
+        let mut out = String::with_capacity(end - start + 16);
+        out.push_str(&self.text[start..end]);
+        let mut at = end;
+        loop {
+            match bytes[at] {
+                b'"' => {
+                    self.at = at + 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {}
+                // A control character: not valid JSON.
+                _ => return None,
+            }
+            let escape = *bytes.get(at + 1)?;
+            at += 2;
+            out.push(match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let hex = bytes.get(at..at + 4)?;
+                    at += 4;
+                    let code = hex
+                        .iter()
+                        .try_fold(0u32, |v, &h| char::from(h).to_digit(16).map(|d| v * 16 + d))?;
+                    // Surrogates (pairs or not) are left to `serde_json`.
+                    char::from_u32(code)?
+                }
+                _ => return None,
+            });
+            let next = at + find_json_special(&bytes[at..])?;
+            out.push_str(&self.text[at..next]);
+            at = next;
+        }
+    }
+}
+
+/// The first `"`, `\` or control character in `bytes`: where a JSON
+/// string ends or needs decoding (reading) or escaping (writing).
+#[inline]
+pub fn find_json_special(bytes: &[u8]) -> Option<usize> {
+    super::lines::find_in(bytes, super::lines::JsonSpecial)
+}
+
+impl<'a> Fields<'a> {
+    /// Takes in one member of the object; none when the line is to be read
+    /// by [`parse_json_line`] (a field named twice, `reply`, `mx`, `rcpt`
+    /// or `status` neither a string nor null).
+    fn put(
+        &mut self,
+        key: Cow<'a, str>,
+        value: Scalar<'a>,
+        extra: &mut Vec<(Cow<'a, str>, Scalar<'a>)>,
+    ) -> Option<()> {
+        let (slot, string_only) = match key.as_ref() {
+            "reply" => (&mut self.reply, true),
+            "mx" => (&mut self.mx, true),
+            "rcpt" => (&mut self.rcpt, true),
+            "status" => (&mut self.status, true),
+            "time" => (&mut self.time, false),
+            "incoming_category" => (&mut self.incoming_category, false),
+            _ => {
+                extra.push((key, value));
+                return Some(());
+            }
+        };
+        if slot.is_some() {
+            return None;
+        }
+        match value {
+            Scalar::Str(s) => *slot = Some(Some(s)),
+            Scalar::Other(Value::Null) if string_only => *slot = Some(None),
+            Scalar::Other(_) if string_only => return None,
+            // `time` and `incoming_category` that are no strings are passed through.
+            other => {
+                *slot = Some(None);
+                extra.push((key, other));
+            }
+        }
+        Some(())
     }
 }

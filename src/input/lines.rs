@@ -96,3 +96,469 @@ fn keep(buf: &mut Vec<u8>, bytes: &[u8], truncated: &mut bool) {
     }
     buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
+
+/// The first `needle` in `hay`. Blocks of 16 bytes are tested at once
+/// (the compiler makes vector compares of the test), the one with a match
+/// eight bytes at a time.
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    let n = hay.len();
+    let mut at = 0;
+    while at + 16 <= n {
+        let block = &hay[at..at + 16];
+        if block.iter().fold(false, |any, &b| any | (b == needle)) {
+            return find_in(block, One(needle)).map(|i| at + i);
+        }
+        at += 16;
+    }
+    find_in(&hay[at..], One(needle)).map(|i| at + i)
+}
+
+/// A set of bytes [`find_in`] looks for: a test of one byte, and the same
+/// test of eight bytes at once.
+pub(crate) trait ByteSet: Copy {
+    fn has(self, b: u8) -> bool;
+    /// 0x80 in each byte of `x` (little-endian) that is in the set, and
+    /// nothing else.
+    fn mask(self, x: u64) -> u64;
+}
+
+const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// 0x80 in each byte of `x` that is `b` (no carries between bytes, so exact).
+fn eq_mask(x: u64, b: u8) -> u64 {
+    let t = x ^ (ONES * u64::from(b));
+    !(((t & LOW) + LOW) | t | LOW)
+}
+
+/// 0x80 in each byte of `x` below 0x20.
+fn control_mask(x: u64) -> u64 {
+    !(((x & LOW) + ONES * 0x60) | x | LOW)
+}
+
+/// One byte.
+#[derive(Clone, Copy)]
+pub(crate) struct One(pub(crate) u8);
+
+impl ByteSet for One {
+    fn has(self, b: u8) -> bool {
+        b == self.0
+    }
+    fn mask(self, x: u64) -> u64 {
+        eq_mask(x, self.0)
+    }
+}
+
+/// What ends a JSON string or must be escaped in one: `"`, `\\` and the
+/// control characters.
+#[derive(Clone, Copy)]
+pub(crate) struct JsonSpecial;
+
+impl ByteSet for JsonSpecial {
+    fn has(self, b: u8) -> bool {
+        b < 0x20 || b == b'"' || b == b'\\'
+    }
+    fn mask(self, x: u64) -> u64 {
+        control_mask(x) | eq_mask(x, b'"') | eq_mask(x, b'\\')
+    }
+}
+
+/// What ends an unquoted CSV field: `,`, `\r` or `\n`.
+#[derive(Clone, Copy)]
+pub(crate) struct CsvFieldEnd;
+
+impl ByteSet for CsvFieldEnd {
+    fn has(self, b: u8) -> bool {
+        b == b',' || b == b'\r' || b == b'\n'
+    }
+    fn mask(self, x: u64) -> u64 {
+        eq_mask(x, b',') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
+    }
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(
+        bytes
+            .get(..8)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or([0; 8]),
+    )
+}
+
+/// The first byte of `hay` in `set`, eight bytes at a time; the end is
+/// tested as a whole word that overlaps the one before, so that bytes are
+/// not looked at one by one.
+#[inline]
+pub(crate) fn find_in(hay: &[u8], set: impl ByteSet) -> Option<usize> {
+    let n = hay.len();
+    let mut at = 0;
+    while at + 8 <= n {
+        let m = set.mask(word(&hay[at..]));
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    if at == n {
+        return None;
+    }
+    if n >= 8 {
+        // The bytes before `at` are not in the set.
+        let m = set.mask(word(&hay[n - 8..]));
+        return (m != 0).then(|| n - 8 + (m.trailing_zeros() / 8) as usize);
+    }
+    hay.iter().position(|&b| set.has(b))
+}
+
+/// `s.trim()`, quick when `s` starts and ends with printable ASCII.
+pub(crate) fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&b)) if a > b' ' && a < 0x80 && b > b' ' && b < 0x80 => s,
+        _ => s.trim(),
+    }
+}
+
+/// How many times `needle` occurs in `hay`.
+pub(crate) fn count_byte(hay: &[u8], needle: u8) -> usize {
+    // Per block of up to 255 bytes, a byte-wide sum that the compiler vectorizes.
+    hay.chunks(255)
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == needle))),
+            )
+        })
+        .sum()
+}
+
+/// The lines of `data` (each without its `\n`; a final line without one
+/// counts), with their index from 0.
+pub(crate) fn split_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match find_byte(rest, b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        Some(line)
+    })
+}
+
+/// How many lines [`split_lines`] finds in `data`.
+pub(crate) fn line_count(data: &[u8]) -> usize {
+    count_byte(data, b'\n') + usize::from(data.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// What [`Chunker::next`] hands out.
+pub(crate) enum Piece {
+    /// Whole lines: every one ends with `\n` except perhaps the last line
+    /// of the input. The first is line `first`.
+    Lines { first: usize, data: Vec<u8> },
+    /// Line `line` is longer than [`MAX_LINE`] (its bytes are dropped).
+    TooLong { line: usize },
+    /// The input could not be read after line `line - 1`; nothing follows.
+    Error { line: usize, error: std::io::Error },
+}
+
+/// An input cut into pieces of whole lines of about [`CHUNK`] bytes, so
+/// that the lines can be read on several threads while line numbers stay
+/// exact. The lines are the ones [`Lines`] finds. A line longer than
+/// [`MAX_LINE`] is handed out whole in a piece only while it is at most a
+/// byte longer (the reader of the piece checks with [`too_long`]);
+/// otherwise it is dropped as it is read and reported as
+/// [`Piece::TooLong`]. Memory stays within a piece, a line and a read
+/// buffer.
+pub(crate) struct Chunker {
+    reader: Source,
+    /// The start of a line read after the last piece.
+    carry: Vec<u8>,
+    /// Lines handed out so far.
+    lines: usize,
+    /// A read error to hand out after the lines read before it.
+    error: Option<std::io::Error>,
+    done: bool,
+}
+
+/// The size a piece of lines is cut at (the first line end after it).
+pub(crate) const CHUNK: usize = 256 << 10;
+
+/// True when a line (without its `\n`) is longer than [`Lines`] keeps whole.
+pub(crate) fn too_long(line: &[u8]) -> bool {
+    line.len() > MAX_LINE
+}
+
+impl Chunker {
+    pub(crate) fn new(reader: Source) -> Chunker {
+        Chunker {
+            reader,
+            carry: Vec::new(),
+            lines: 0,
+            error: None,
+            done: false,
+        }
+    }
+
+    /// The next piece; its lines are put in `data` (a recycled buffer,
+    /// cleared here).
+    pub(crate) fn next(&mut self, mut data: Vec<u8>) -> Option<Piece> {
+        if let Some(error) = self.error.take() {
+            return Some(Piece::Error {
+                line: self.lines + 1,
+                error,
+            });
+        }
+        if self.done {
+            return None;
+        }
+        data.clear();
+        data.append(&mut self.carry);
+        // Just after the last `\n` in `data`, and how far it was searched.
+        let mut end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut searched = data.len();
+        loop {
+            let partial = data.len() - end;
+            if end > 0 && (data.len() >= CHUNK || partial > MAX_LINE + 1) {
+                // Whole lines; the start of the next is kept for later.
+                self.carry.extend_from_slice(&data[end..]);
+                data.truncate(end);
+                return Some(self.piece(data));
+            }
+            if partial > MAX_LINE + 1 {
+                return Some(self.skip_long_line());
+            }
+            let chunk = match self.reader.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // The lines read before, then the error; a partial line is lost.
+                    self.done = true;
+                    data.truncate(end);
+                    if data.is_empty() {
+                        return Some(Piece::Error {
+                            line: self.lines + 1,
+                            error,
+                        });
+                    }
+                    self.error = Some(error);
+                    return Some(self.piece(data));
+                }
+            };
+            if chunk.is_empty() {
+                self.done = true;
+                return (!data.is_empty()).then(|| self.piece(data));
+            }
+            let n = chunk.len();
+            data.extend_from_slice(chunk);
+            self.reader.consume(n);
+            if let Some(i) = data[searched..].iter().rposition(|&b| b == b'\n') {
+                end = searched + i + 1;
+            }
+            searched = data.len();
+        }
+    }
+
+    fn piece(&mut self, data: Vec<u8>) -> Piece {
+        let first = self.lines + 1;
+        self.lines += line_count(&data);
+        Piece::Lines { first, data }
+    }
+
+    /// Reads up to the end of the line being read (already too long) and drops it.
+    fn skip_long_line(&mut self) -> Piece {
+        loop {
+            let (found, used) = match self.reader.fill_buf() {
+                Ok([]) => (true, 0),
+                Ok(chunk) => match find_byte(chunk, b'\n') {
+                    Some(i) => (true, i + 1),
+                    None => (false, chunk.len()),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    self.done = true;
+                    return Piece::Error {
+                        line: self.lines + 1,
+                        error,
+                    };
+                }
+            };
+            self.reader.consume(used);
+            if found {
+                self.lines += 1;
+                return Piece::TooLong { line: self.lines };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator for the tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn searches_agree_with_a_byte_by_byte_search() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let alphabet = b"ab,\"\\\r\n\x01\x1f \x7f\xc3\xa9.";
+        for _ in 0..20_000 {
+            let len = rng.below(70);
+            let hay: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            for &needle in b",\n\".a" {
+                let want = hay.iter().position(|&b| b == needle);
+                assert_eq!(find_byte(&hay, needle), want, "{hay:?} {needle}");
+                assert_eq!(find_in(&hay, One(needle)), want, "{hay:?} {needle}");
+            }
+            let want = hay.iter().position(|&b| JsonSpecial.has(b));
+            assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
+            let want = hay.iter().position(|&b| CsvFieldEnd.has(b));
+            assert_eq!(find_in(&hay, CsvFieldEnd), want, "{hay:?}");
+            assert_eq!(
+                count_byte(&hay, b'\n'),
+                hay.iter().filter(|&&b| b == b'\n').count()
+            );
+        }
+        // Every byte value, in every position of a word.
+        for b in 0..=255u8 {
+            for at in 0..20 {
+                let mut hay = vec![b'a'; 20];
+                hay[at] = b;
+                let want = JsonSpecial.has(b).then_some(at);
+                assert_eq!(find_in(&hay, JsonSpecial), want, "{b} at {at}");
+                assert_eq!(find_byte(&hay, b), Some(if b == b'a' { 0 } else { at }));
+            }
+        }
+    }
+
+    #[test]
+    fn trims_as_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{2003}",
+            "\ta b\r",
+            "é",
+            "x\u{85}",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    /// The lines as [`Lines`] reads them: number, bytes (none when too long).
+    fn by_lines(data: &[u8]) -> Vec<(usize, Option<Vec<u8>>)> {
+        let mut lines = Lines::new(Box::new(std::io::Cursor::new(data.to_vec())));
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line() {
+            let bytes = (!line.truncated).then(|| line.bytes.to_vec());
+            out.push((line.number, bytes));
+        }
+        out
+    }
+
+    /// The same from the pieces of a [`Chunker`], read through a small buffer.
+    fn by_pieces(data: &[u8]) -> Vec<(usize, Option<Vec<u8>>)> {
+        let reader = std::io::BufReader::with_capacity(1000, std::io::Cursor::new(data.to_vec()));
+        let mut chunker = Chunker::new(Box::new(reader));
+        let mut out = Vec::new();
+        while let Some(piece) = chunker.next(Vec::new()) {
+            match piece {
+                Piece::Lines { first, data } => {
+                    assert!(!data.is_empty());
+                    for (i, line) in split_lines(&data).enumerate() {
+                        let bytes = (!too_long(line))
+                            .then(|| line.strip_suffix(b"\r").unwrap_or(line).to_vec());
+                        out.push((first + i, bytes));
+                    }
+                }
+                Piece::TooLong { line } => out.push((line, None)),
+                Piece::Error { error, .. } => panic!("{error}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pieces_hold_the_lines_of_the_input() {
+        let mut rng = Rng(42);
+        for round in 0..40 {
+            let mut data = Vec::new();
+            let lines = 1 + rng.below(800);
+            for _ in 0..lines {
+                let len = match rng.below(10) {
+                    0 => 0,
+                    1 => rng.below(5000),
+                    _ => rng.below(300),
+                };
+                data.extend((0..len).map(|_| b"ab \r,"[rng.below(5)]));
+                if rng.below(4) == 0 {
+                    data.push(b'\r');
+                }
+                data.push(b'\n');
+            }
+            if round % 2 == 0 {
+                // A last line without a line break.
+                data.extend_from_slice(b"last");
+            }
+            assert_eq!(by_pieces(&data), by_lines(&data), "round {round}");
+        }
+    }
+
+    #[test]
+    fn lines_around_the_longest_kept_whole() {
+        for len in [
+            MAX_LINE - 1,
+            MAX_LINE,
+            MAX_LINE + 1,
+            MAX_LINE + 2,
+            3 * MAX_LINE,
+        ] {
+            for cr in [false, true] {
+                for tail in [false, true] {
+                    let mut data = b"first\n".to_vec();
+                    data.resize(data.len() + len, b'x');
+                    if cr {
+                        data.push(b'\r');
+                    }
+                    if tail {
+                        data.extend_from_slice(b"\nafter\n");
+                    }
+                    assert_eq!(
+                        by_pieces(&data),
+                        by_lines(&data),
+                        "len {len}, cr {cr}, tail {tail}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_input_has_no_pieces() {
+        assert!(by_pieces(b"").is_empty());
+        assert_eq!(by_pieces(b"\n"), vec![(1, Some(Vec::new()))]);
+    }
+}

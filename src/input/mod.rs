@@ -47,16 +47,20 @@ pub mod postfix;
 mod text;
 mod time;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::classify::Bounce;
+use crate::status::{Category, Status};
 
-pub use jsonl::{Record, parse_json_line};
+pub use jsonl::{Record, find_json_special, parse_json_line};
+pub(crate) use lines::find_byte;
 pub use time::time_parts;
 
 /// The most bytes one DSN message may take; a bigger one is a bad record.
@@ -229,6 +233,71 @@ pub fn open(path: &Path, format: InputFormat) -> std::io::Result<Items> {
 /// As [`open`], and the format the input is read as (the one given, or the
 /// one detected).
 pub fn open_detected(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat, Items)> {
+    let (format, opened) = open_source(path, format)?;
+    Ok((format, opened.into_items()))
+}
+
+/// Streams the records of an already open input named `name`, and tells
+/// the format it is read as.
+pub fn open_reader(
+    reader: impl BufRead + Send + 'static,
+    name: String,
+    format: InputFormat,
+) -> std::io::Result<(InputFormat, Items)> {
+    let (format, opened) = detect_source(Box::new(reader), name, format)?;
+    Ok((format, opened.into_items()))
+}
+
+/// As [`open_detected`], but the input is read in [`Batch`]es: JSON lines
+/// and PowerMTA files as pieces of whole lines, for the lines to be read
+/// on other threads ([`LineBatch::read`]); the other formats as batches of
+/// [`Item`]s.
+pub fn open_batches(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat, Batches)> {
+    let (format, opened) = open_source(path, format)?;
+    Ok((format, batches_of(opened)))
+}
+
+/// As [`open_reader`], read in [`Batch`]es (see [`open_batches`]).
+pub fn open_reader_batches(
+    reader: impl BufRead + Send + 'static,
+    name: String,
+    format: InputFormat,
+) -> std::io::Result<(InputFormat, Batches)> {
+    let (format, opened) = detect_source(Box::new(reader), name, format)?;
+    Ok((format, batches_of(opened)))
+}
+
+fn batches_of(opened: Opened) -> Batches {
+    let batches = match opened {
+        Opened::Items(items) => BatchSource::Items(items),
+        Opened::Source(reader, name, f) => match f {
+            InputFormat::Pmta => BatchSource::Pmta(pmta::Splitter::new(reader, name.into())),
+            InputFormat::Auto | InputFormat::Jsonl => BatchSource::Jsonl {
+                chunker: lines::Chunker::new(reader),
+                name: name.into(),
+            },
+            other => BatchSource::Items(items_of(reader, name, other)),
+        },
+    };
+    Batches(batches)
+}
+
+/// An input opened, its format known.
+enum Opened {
+    Items(Items),
+    Source(Source, String, InputFormat),
+}
+
+impl Opened {
+    fn into_items(self) -> Items {
+        match self {
+            Opened::Items(items) => items,
+            Opened::Source(reader, name, format) => items_of(reader, name, format),
+        }
+    }
+}
+
+fn open_source(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat, Opened)> {
     let stdin = path.as_os_str() == "-";
     let name = if stdin {
         String::from("<stdin>")
@@ -238,7 +307,7 @@ pub fn open_detected(path: &Path, format: InputFormat) -> std::io::Result<(Input
     if !stdin && path.is_dir() {
         return match format {
             InputFormat::Auto | InputFormat::Dsn => {
-                dsn::maildir(path, &name).map(|items| (InputFormat::Dsn, items))
+                dsn::maildir(path, &name).map(|items| (InputFormat::Dsn, Opened::Items(items)))
             }
             other => Err(invalid(format!(
                 "`{name}` is a folder; only the `dsn` format reads folders (Maildir), not `{other}`"
@@ -250,17 +319,14 @@ pub fn open_detected(path: &Path, format: InputFormat) -> std::io::Result<(Input
     } else {
         Box::new(BufReader::with_capacity(BUFFER, std::fs::File::open(path)?))
     };
-    open_reader(reader, name, format)
+    detect_source(reader, name, format)
 }
 
-/// Streams the records of an already open input named `name`, and tells
-/// the format it is read as.
-pub fn open_reader(
-    reader: impl BufRead + Send + 'static,
+fn detect_source(
+    mut reader: Source,
     name: String,
     format: InputFormat,
-) -> std::io::Result<(InputFormat, Items)> {
-    let mut reader: Source = Box::new(reader);
+) -> std::io::Result<(InputFormat, Opened)> {
     let format = match format {
         InputFormat::Auto => {
             let (head, detected) = detect::sniff(&mut reader)?;
@@ -276,17 +342,224 @@ pub fn open_reader(
         }
         f => f,
     };
-    let items: Items = match format {
-        InputFormat::Auto | InputFormat::Jsonl => Box::new(jsonl::Reader::new(reader, name)),
-        InputFormat::Pmta => Box::new(pmta::Reader::new(reader, name)),
-        InputFormat::Dsn => dsn::stream(reader, name),
-        InputFormat::Postfix => Box::new(postfix::Reader::new(reader, name)),
-    };
     let format = match format {
         InputFormat::Auto => InputFormat::Jsonl,
         f => f,
     };
-    Ok((format, items))
+    Ok((format, Opened::Source(reader, name, format)))
+}
+
+fn items_of(reader: Source, name: String, format: InputFormat) -> Items {
+    match format {
+        InputFormat::Auto | InputFormat::Jsonl => Box::new(jsonl::Reader::new(reader, name)),
+        InputFormat::Pmta => Box::new(pmta::Reader::new(reader, name)),
+        InputFormat::Dsn => dsn::stream(reader, name),
+        InputFormat::Postfix => Box::new(postfix::Reader::new(reader, name)),
+    }
+}
+
+/// How many items a [`Batch::Items`] holds at most.
+const ITEMS_PER_BATCH: usize = 1024;
+
+/// An input read in batches (see [`open_batches`]).
+pub struct Batches(BatchSource);
+
+enum BatchSource {
+    Items(Items),
+    Jsonl {
+        chunker: lines::Chunker,
+        name: Arc<str>,
+    },
+    Pmta(pmta::Splitter),
+}
+
+/// A part of an input, in input order.
+pub enum Batch {
+    /// Items read already (the records of the formats read record by
+    /// record, and lines found bad while the input was cut).
+    Items(Vec<Item>),
+    /// Whole lines, to be read with [`LineBatch::read`].
+    Lines(LineBatch),
+}
+
+impl Batches {
+    /// The next batch; `buffer` is an empty buffer that a [`LineBatch`]
+    /// may take (see [`LineBatch::into_buffer`]), so that buffers are reused.
+    pub fn next_batch(&mut self, buffer: Vec<u8>) -> Option<Batch> {
+        match &mut self.0 {
+            BatchSource::Items(items) => {
+                let batch: Vec<Item> = items.by_ref().take(ITEMS_PER_BATCH).collect();
+                (!batch.is_empty()).then_some(Batch::Items(batch))
+            }
+            BatchSource::Jsonl { chunker, name } => Some(match chunker.next(buffer)? {
+                lines::Piece::Lines { first, data } => Batch::Lines(LineBatch {
+                    name: name.clone(),
+                    format: LineFormat::Jsonl,
+                    first,
+                    data,
+                }),
+                lines::Piece::TooLong { line } => {
+                    Batch::Items(vec![too_long(Position::new(&**name, line))])
+                }
+                lines::Piece::Error { line, error } => Batch::Items(vec![Item::bad(
+                    Position::new(&**name, line),
+                    format!("cannot read: {error}"),
+                )]),
+            }),
+            BatchSource::Pmta(splitter) => splitter.next_batch(buffer),
+        }
+    }
+}
+
+/// The bad record of a line longer than [`lines::MAX_LINE`].
+fn too_long(at: Position) -> Item {
+    Item::bad(
+        at,
+        format!("line is longer than {} MiB", lines::MAX_LINE >> 20),
+    )
+}
+
+/// How the lines of a [`LineBatch`] are read.
+#[derive(Clone)]
+enum LineFormat {
+    Jsonl,
+    Pmta(Arc<pmta::Header>),
+}
+
+/// Whole lines of a JSON lines or PowerMTA input.
+pub struct LineBatch {
+    name: Arc<str>,
+    format: LineFormat,
+    first: usize,
+    data: Vec<u8>,
+}
+
+/// One thing read from a [`LineBatch`].
+pub enum LineItem<'a> {
+    /// A bounce, borrowed from the input.
+    Record(View<'a>),
+    /// A record that is not a bounce (see [`Item::Skipped`]).
+    Skipped { line: usize, reason: Skip<'a> },
+    /// A bad record, or a record read the general way (a line in a shape
+    /// the fast reader leaves to [`parse_json_line`]).
+    Item(Item),
+}
+
+/// Why a record was skipped; displays as [`Item::Skipped`]'s reason.
+#[derive(Clone, Copy, Debug)]
+pub enum Skip<'a> {
+    /// A PowerMTA record type other than `b` and `rb`.
+    RecordType(&'a str),
+}
+
+impl fmt::Display for Skip<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::RecordType(kind) => write!(f, "record type `{kind}`"),
+        }
+    }
+}
+
+impl LineBatch {
+    /// The input's name, as in positions.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads the lines in order, giving what each holds to `f` (blank lines
+    /// give nothing). The same items, in the same order, as the
+    /// [`Items`] of [`open`] give for these lines.
+    pub fn read(&self, mut f: impl FnMut(LineItem<'_>)) {
+        match &self.format {
+            LineFormat::Jsonl => jsonl::read_lines(&self.data, self.first, &self.name, &mut f),
+            LineFormat::Pmta(header) => {
+                pmta::read_lines(&self.data, self.first, &self.name, header, &mut f);
+            }
+        }
+    }
+
+    /// The batch's buffer, to be reused.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+/// A bounce record borrowed from where it was read: what an
+/// [`InputRecord`] holds, without copies.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub line: usize,
+    pub mx: Option<&'a str>,
+    pub rcpt: Option<&'a str>,
+    pub reply: &'a str,
+    pub status: Option<Status>,
+    pub reported_category: Option<Category>,
+    pub time: Option<&'a str>,
+    pub incoming_category: Option<&'a str>,
+    pub extra: Extras<'a>,
+}
+
+/// The fields of a record passed through to the output, by name (sorted,
+/// each name once).
+#[derive(Clone, Copy, Debug)]
+pub enum Extras<'a> {
+    /// Of a JSON line read by the fast reader.
+    Json(&'a [(Cow<'a, str>, jsonl::Scalar<'a>)]),
+    /// PowerMTA columns: name and value.
+    Columns(&'a [(&'a str, &'a str)]),
+    /// Of an [`InputRecord`].
+    Map(&'a Map<String, Value>),
+}
+
+/// A field passed through.
+#[derive(Clone, Copy, Debug)]
+pub enum Extra<'a> {
+    Str(&'a str),
+    Json(&'a Value),
+}
+
+impl<'a> Extras<'a> {
+    /// The fields, sorted by name.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, Extra<'a>)> {
+        let (json, columns, map) = match self {
+            Extras::Json(j) => (Some(j), None, None),
+            Extras::Columns(c) => (None, Some(c), None),
+            Extras::Map(m) => (None, None, Some(m)),
+        };
+        let json = json.into_iter().flatten().map(|(k, v)| {
+            let v = match v {
+                jsonl::Scalar::Str(s) => Extra::Str(s),
+                jsonl::Scalar::Other(v) => Extra::Json(v),
+            };
+            (k.as_ref(), v)
+        });
+        let columns = columns
+            .into_iter()
+            .flatten()
+            .map(|&(k, v)| (k, Extra::Str(v)));
+        let map = map
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), Extra::Json(v)));
+        json.chain(columns).chain(map)
+    }
+}
+
+impl InputRecord {
+    /// The record as a [`View`].
+    pub fn view(&self) -> View<'_> {
+        View {
+            line: self.position.line,
+            mx: self.bounce.mx.as_deref(),
+            rcpt: self.bounce.rcpt.as_deref(),
+            reply: &self.bounce.reply,
+            status: self.bounce.status,
+            reported_category: self.bounce.reported_category,
+            time: self.time.as_deref(),
+            incoming_category: self.incoming_category.as_deref(),
+            extra: Extras::Map(&self.extra),
+        }
+    }
 }
 
 /// A bounce as the readers build it; `incoming` is the category the input
@@ -332,6 +605,376 @@ pub fn clean_address(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record or item, written out to be compared.
+    fn describe_view(v: &View<'_>) -> String {
+        let extra: Map<String, Value> = v
+            .extra
+            .iter()
+            .map(|(k, e)| {
+                let value = match e {
+                    Extra::Str(s) => Value::String(s.to_string()),
+                    Extra::Json(j) => j.clone(),
+                };
+                (k.to_string(), value)
+            })
+            .collect();
+        let names: Vec<&str> = v.extra.iter().map(|(k, _)| k).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "extras sorted, each once");
+        format!(
+            "{} mx={:?} rcpt={:?} reply={:?} status={:?} category={:?} time={:?} incoming={:?} extra={}",
+            v.line,
+            v.mx,
+            v.rcpt,
+            v.reply,
+            v.status,
+            v.reported_category,
+            v.time,
+            v.incoming_category,
+            serde_json::to_string(&extra).unwrap_or_default()
+        )
+    }
+
+    fn describe_item(item: &Item) -> String {
+        match item {
+            Item::Record(r) => format!("record {}", describe_view(&r.view())),
+            Item::Bad(b) => format!("bad {b}"),
+            Item::Skipped { position, reason } => format!("skipped {position}: {reason}"),
+        }
+    }
+
+    /// What the record-by-record readers give for `data`.
+    fn slow(data: &[u8], format: InputFormat) -> Vec<String> {
+        let reader = std::io::Cursor::new(data.to_vec());
+        match open_reader(reader, String::from("in"), format) {
+            Ok((_, items)) => items.map(|i| describe_item(&i)).collect(),
+            Err(e) => vec![format!("error {e}")],
+        }
+    }
+
+    /// What the batches give for `data`, read through a small buffer.
+    fn fast(data: &[u8], format: InputFormat) -> Vec<String> {
+        let reader = BufReader::with_capacity(100, std::io::Cursor::new(data.to_vec()));
+        let mut batches = match open_reader_batches(reader, String::from("in"), format) {
+            Ok((_, batches)) => batches,
+            Err(e) => return vec![format!("error {e}")],
+        };
+        let mut out = Vec::new();
+        while let Some(batch) = batches.next_batch(Vec::new()) {
+            match batch {
+                Batch::Items(items) => out.extend(items.iter().map(describe_item)),
+                Batch::Lines(lines) => lines.read(|item| {
+                    out.push(match item {
+                        LineItem::Record(v) => format!("record {}", describe_view(&v)),
+                        LineItem::Skipped { line, reason } => {
+                            format!("skipped {}:{line}: {reason}", lines.name())
+                        }
+                        LineItem::Item(item) => describe_item(&item),
+                    });
+                }),
+            }
+        }
+        out
+    }
+
+    fn same(data: &[u8], format: InputFormat) {
+        let (want, got) = (slow(data, format), fast(data, format));
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert_eq!(g, w, "item {i} of {:?}", String::from_utf8_lossy(data));
+        }
+        assert_eq!(got.len(), want.len(), "{:?}", String::from_utf8_lossy(data));
+    }
+
+    /// A small deterministic generator for the tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+    }
+
+    #[test]
+    fn json_lines_in_batches_are_read_as_one_by_one() {
+        let keys = [
+            "reply",
+            "mx",
+            "rcpt",
+            "status",
+            "time",
+            "incoming_category",
+            "id",
+            "input",
+            "category",
+            "verdict",
+            "rule",
+            "zzz",
+            "a\\u0041",
+            "re\\u0070ly",
+            "\\\"q",
+            "",
+        ];
+        let values = [
+            "\"550 5.1.1 no such user\"",
+            "\"550-5.1.1 first\\r\\n550 5.1.1 second\"",
+            "\"tab\\tand \\u00e9 \\u2028 \\/ \\\\ \\\" \\b\\f\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\ud83d\"",
+            "\"\\u12\"",
+            "\"\\x\"",
+            "\"é – ü\"",
+            "\"5.1.1\"",
+            "\" 4.2.2 \"",
+            "\"  \"",
+            "\"5.9.1\"",
+            "\"bad-mailbox\"",
+            "\" policy-related \"",
+            "\"2024-05-01 10:20:30\"",
+            "null",
+            "true",
+            "false",
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "123456789012345678",
+            "1234567890123456789",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "1.5",
+            "1e3",
+            "-2.5E-3",
+            "01",
+            "1.",
+            "-",
+            "[1, {\"b\": [true, null]}, \"x\"]",
+            "{\"z\": 1, \"a\": {\"c\": 2, \"b\": 3}}",
+            "{}",
+            "[]",
+            "\"unterminated",
+            "tru",
+            "nul",
+            "\"ctl\u{1}\"",
+        ];
+        let spaces = ["", " ", "\t", "\r\n ", "\u{b}"];
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut data = String::new();
+        for _ in 0..6000 {
+            let mut line = String::new();
+            match rng.below(40) {
+                0 => line.push_str("[1]"),
+                1 => line.push_str("   "),
+                2 => line.push_str("{\"reply\": \"x\"} trailing"),
+                3 => line.push_str("{\"reply\": \"x\",}"),
+                _ => {
+                    line.push_str(rng.pick(&spaces));
+                    line.push('{');
+                    let members = rng.below(8);
+                    if rng.below(3) > 0 {
+                        line.push_str("\"reply\":");
+                        line.push_str(rng.pick(&values[..8]));
+                        if members > 0 {
+                            line.push(',');
+                        }
+                    }
+                    for m in 0..members {
+                        line.push_str(rng.pick(&spaces));
+                        line.push('"');
+                        line.push_str(rng.pick(&keys));
+                        line.push('"');
+                        line.push_str(rng.pick(&spaces));
+                        line.push(':');
+                        line.push_str(rng.pick(&spaces));
+                        line.push_str(rng.pick(&values));
+                        if m + 1 < members {
+                            line.push(',');
+                        }
+                    }
+                    line.push_str(rng.pick(&spaces));
+                    line.push('}');
+                    line.push_str(rng.pick(&spaces));
+                }
+            }
+            data.push_str(&line);
+            data.push_str(if rng.below(5) == 0 { "\r\n" } else { "\n" });
+        }
+        let mut bytes = data.into_bytes();
+        // A line that is not UTF-8.
+        bytes.extend_from_slice(b"{\"reply\": \"\xff\"}\n{\"reply\":\"end\"}");
+        same(&bytes, InputFormat::Jsonl);
+        same(&bytes, InputFormat::Auto);
+        same(b"", InputFormat::Jsonl);
+        same(b"\n\n", InputFormat::Jsonl);
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_serde_json() {
+        for depth in [100, 126, 127, 128, 200] {
+            let value = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let line = format!("{{\"reply\":\"x\",\"deep\":{value}}}\n");
+            same(line.as_bytes(), InputFormat::Jsonl);
+        }
+    }
+
+    #[test]
+    fn pmta_files_in_batches_are_read_as_one_by_one() {
+        let headers = [
+            "type,timeLogged,rcpt,dsnStatus,dsnDiag,dsnMta,bounceCat,jobId",
+            "jobId,type,timeLogged,rcpt,orig,vmta,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,envId,header_X-Id",
+            "\u{feff}timeLogged,rcpt,dsnStatus,dsnDiag,dsnMta,bounceCat,x,x,,rcpt,\"status\"",
+            "rcpt, type ,dsnDiag,mx,reply,input,verdict",
+        ];
+        let fields = [
+            "",
+            " ",
+            "b",
+            "rb",
+            "d",
+            "tq",
+            " b ",
+            "type",
+            "\"type\"",
+            "\"ty\"pe",
+            "5.1.1 (bad destination mailbox address)",
+            "4.4.1(no answer)",
+            "bogus",
+            "smtp;550 5.1.1 no such user",
+            "\"smtp;550 5.7.1 blocked, see \"\"list\"\"\"",
+            "\"a,b\"",
+            "\"unterminated",
+            "\"x\"y",
+            "mx.example.com (192.0.2.1)",
+            "anna@example.com",
+            "bad-mailbox",
+            "policy-related",
+            "2024-05-01 10:20:30-0700",
+            "é\u{a0}",
+            "a\rb",
+        ];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for round in 0..200 {
+            let mut data = Vec::new();
+            if rng.below(3) == 0 {
+                data.extend_from_slice(b"\n  \n");
+            }
+            let mut columns = 0;
+            for _ in 0..1 + rng.below(60) {
+                let roll = rng.below(30);
+                if roll == 0 || columns == 0 {
+                    let h = rng.pick(&headers);
+                    columns = h.split(',').count();
+                    data.extend_from_slice(h.as_bytes());
+                } else if roll == 1 {
+                    data.extend_from_slice(b"   ,  ");
+                } else if roll == 2 {
+                    data.extend_from_slice(b"b,\xff\xfe,x@y,5.1.1,smtp;550 \xc3\xa9,mx");
+                } else {
+                    let n = if rng.below(15) == 0 {
+                        columns + 1
+                    } else {
+                        columns
+                    };
+                    let row: Vec<&str> = (0..n).map(|_| rng.pick(&fields)).collect();
+                    data.extend_from_slice(row.join(",").as_bytes());
+                }
+                data.extend_from_slice(if rng.below(6) == 0 { b"\r\n" } else { b"\n" });
+            }
+            if round % 3 == 0 {
+                data.extend_from_slice(b"b,no line break");
+            }
+            same(&data, InputFormat::Pmta);
+        }
+    }
+
+    #[test]
+    fn pmta_files_split_across_batches() {
+        // Enough rows for several batches, and a header repeated in the middle.
+        let mut data = String::from("type,rcpt,dsnStatus,dsnDiag,dsnMta,id\n");
+        for i in 0..40_000 {
+            if i == 20_000 {
+                data.push_str("dsnDiag,type,rcpt\n");
+            }
+            if i < 20_000 {
+                data.push_str(&format!(
+                    "b,u{i}@example.com,5.1.1,\"smtp;550 5.1.1 no, such user\",mx.example.com,{i}\n"
+                ));
+            } else {
+                data.push_str(&format!("smtp;421 try later {i},rb,u{i}@example.com\n"));
+            }
+        }
+        same(data.as_bytes(), InputFormat::Pmta);
+        same(data.as_bytes(), InputFormat::Auto);
+    }
+
+    /// A reader that fails after its bytes.
+    struct Failing(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("disk on fire")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn read_errors_are_reported_at_the_same_line() {
+        for (data, format) in [
+            (
+                &b"{\"reply\":\"a\"}\n{\"reply\":\"b\"}\npartial"[..],
+                InputFormat::Jsonl,
+            ),
+            (b"{\"reply\":\"a\"}\n", InputFormat::Jsonl),
+            (b"", InputFormat::Jsonl),
+            (b"type,dsnDiag\nb,x\nb,y", InputFormat::Pmta),
+        ] {
+            let slow: Vec<String> = {
+                let reader = BufReader::new(Failing(std::io::Cursor::new(data.to_vec())));
+                // Up to the first error: the record-by-record readers would
+                // try to read on after it.
+                let mut out = Vec::new();
+                if let Ok((_, items)) = open_reader(reader, String::from("in"), format) {
+                    for item in items {
+                        out.push(describe_item(&item));
+                        if out.last().is_some_and(|i| i.contains("cannot read")) {
+                            break;
+                        }
+                    }
+                }
+                out
+            };
+            let reader = BufReader::new(Failing(std::io::Cursor::new(data.to_vec())));
+            let mut fast = Vec::new();
+            if let Ok((_, mut batches)) = open_reader_batches(reader, String::from("in"), format) {
+                while let Some(batch) = batches.next_batch(Vec::new()) {
+                    match batch {
+                        Batch::Items(items) => fast.extend(items.iter().map(describe_item)),
+                        Batch::Lines(lines) => lines.read(|item| {
+                            if let LineItem::Record(v) = item {
+                                fast.push(format!("record {}", describe_view(&v)));
+                            }
+                        }),
+                    }
+                }
+            }
+            assert_eq!(fast, slow);
+        }
+    }
 
     #[test]
     fn formats_round_trip() {
