@@ -172,15 +172,36 @@ fn class_status(code: u16) -> Option<Status> {
 /// ```
 pub fn normalize_mx(raw: &str) -> Option<String> {
     // The usual case: a bare host name, nothing to remove but final dots.
-    if raw
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    {
+    if raw.bytes().all(|b| HOST[usize::from(b)]) {
         let host = raw.trim_end_matches('.');
         return (!host.is_empty()).then(|| host.to_ascii_lowercase());
     }
     normalize_mx_general(raw)
 }
+
+/// The bytes of a bare host name: ASCII letters and digits, `.` and `-`.
+const HOST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+        b += 1;
+    }
+    t
+};
+
+/// The bytes of a bare address: printable ASCII but `<`, `>`, `,` and `;`.
+const ADDRESS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c > b' ' && c < 0x7f && c != b'<' && c != b'>' && c != b',' && c != b';';
+        b += 1;
+    }
+    t
+};
 
 /// [`normalize_mx`], step by step.
 fn normalize_mx_general(raw: &str) -> Option<String> {
@@ -215,11 +236,15 @@ fn normalize_mx_general(raw: &str) -> Option<String> {
 pub fn rcpt_domain(rcpt: &str) -> Option<String> {
     // The usual case: a bare address (no type prefix, brackets, white space
     // or list), whose domain is what follows the last `@`.
-    if rcpt
-        .bytes()
-        .all(|b| b > b' ' && b < 0x7f && !matches!(b, b'<' | b'>' | b',' | b';'))
-    {
-        let domain = rcpt[rcpt.rfind('@')? + 1..].trim_end_matches('.');
+    let (mut bare, mut at) = (true, None);
+    for (i, b) in rcpt.bytes().enumerate() {
+        bare &= ADDRESS[usize::from(b)];
+        if b == b'@' {
+            at = Some(i);
+        }
+    }
+    if bare {
+        let domain = rcpt[at? + 1..].trim_end_matches('.');
         return (!domain.is_empty()).then(|| domain.to_ascii_lowercase());
     }
     rcpt_domain_general(rcpt)

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use mxrules::classify::{Bounce, Classification};
-use mxrules::input::{self, Batch, Extra, InputFormat, Item, LineItem, View};
+use mxrules::input::{self, Batch, Extra, InputFormat, Item, LineItem, Text, View};
 use mxrules::status::{Status, Verdict};
 
 use super::rules::{Engine, RulesArgs};
@@ -665,98 +665,142 @@ fn write_json(
 ) {
     // Every member is written after a comma; the first comma becomes the brace.
     let start = out.len();
-    let mut extra = v.extra.iter().peekable();
-    // The fields passed through whose names come before `key` (all of them
-    // without one), and the one named `key` unless `taken`.
-    let mut before = |out: &mut Vec<u8>, key: Option<&str>, taken: bool| {
-        while let Some(&(name, value)) = extra.peek() {
-            if let Some(key) = key
-                && (name > key || (taken && name == key))
-            {
-                if name == key {
-                    extra.next();
-                }
-                return;
-            }
-            extra.next();
-            out.push(b',');
-            push_json_str(out, name);
-            out.push(b':');
-            match value {
-                Extra::Str(s) => push_json_str(out, s),
-                Extra::Json(j) => push_json_value(out, j),
-            }
-        }
+    let mut extra = Passed {
+        fields: v.extra.iter().peekable(),
     };
-    before(out, Some("category"), c.category.is_some());
+    let text = |out: &mut Vec<u8>, s: &str, flag: u8| {
+        push_text(
+            out,
+            Text {
+                text: s,
+                plain: v.plain & flag != 0,
+            },
+        );
+    };
+    extra.before(out, "category", c.category.is_some());
     if let Some(category) = c.category {
         out.extend_from_slice(b",\"category\":\"");
         out.extend_from_slice(category.as_str().as_bytes());
         out.push(b'"');
     }
-    before(
-        out,
-        Some("incoming_category"),
-        v.incoming_category.is_some(),
-    );
+    extra.before(out, "incoming_category", v.incoming_category.is_some());
     if let Some(t) = v.incoming_category {
         out.extend_from_slice(b",\"incoming_category\":");
-        push_json_str(out, t);
+        text(out, t, View::PLAIN_INCOMING_CATEGORY);
     }
-    before(out, Some("initial_status"), true);
+    extra.before(out, "initial_status", true);
     out.extend_from_slice(b",\"initial_status\":");
     push_status(out, c.initial_status);
-    before(out, Some("input"), true);
+    extra.before(out, "input", true);
     out.extend_from_slice(b",\"input\":{\"file\":");
     push_json_str(out, file);
     out.extend_from_slice(b",\"line\":");
     push_number(out, v.line as u64);
     out.push(b'}');
-    before(out, Some("mx"), v.mx.is_some());
+    extra.before(out, "mx", v.mx.is_some());
     if let Some(mx) = v.mx {
         out.extend_from_slice(b",\"mx\":");
-        push_json_str(out, mx);
+        text(out, mx, View::PLAIN_MX);
     }
-    before(out, Some("rcpt"), v.rcpt.is_some());
+    extra.before(out, "rcpt", v.rcpt.is_some());
     if let Some(rcpt) = v.rcpt {
         out.extend_from_slice(b",\"rcpt\":");
-        push_json_str(out, rcpt);
+        text(out, rcpt, View::PLAIN_RCPT);
     }
-    before(out, Some("reply"), true);
+    extra.before(out, "reply", true);
     out.extend_from_slice(b",\"reply\":");
-    push_json_str(out, v.reply);
-    before(out, Some("rule"), c.rule.is_some());
+    text(out, v.reply, View::PLAIN_REPLY);
+    extra.before(out, "rule", c.rule.is_some());
     if let Some(rule) = &c.rule {
         out.extend_from_slice(b",\"rule\":");
         shared.push(out, rule);
     }
-    before(out, Some("scope"), c.scope.is_some());
+    extra.before(out, "scope", c.scope.is_some());
     if let Some(scope) = &c.scope {
         out.extend_from_slice(b",\"scope\":");
         shared.push(out, scope);
     }
-    before(out, Some("status"), true);
+    extra.before(out, "status", true);
     out.extend_from_slice(b",\"status\":");
     push_status(out, c.status);
-    before(out, Some("time"), v.time.is_some());
+    extra.before(out, "time", v.time.is_some());
     if let Some(time) = v.time {
         out.extend_from_slice(b",\"time\":");
-        push_json_str(out, time);
+        text(out, time, View::PLAIN_TIME);
     }
-    before(out, Some("unmatched"), c.unmatched);
+    extra.before(out, "unmatched", c.unmatched);
     if c.unmatched {
         out.extend_from_slice(b",\"unmatched\":true");
     }
-    before(out, Some("verdict"), true);
+    extra.before(out, "verdict", true);
     out.extend_from_slice(b",\"verdict\":\"");
     out.extend_from_slice(c.verdict.as_str().as_bytes());
     out.push(b'"');
-    // The fields named after `verdict`.
-    before(out, None, false);
+    extra.rest(out);
     if let Some(comma) = out.get_mut(start) {
         *comma = b'{';
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// The fields passed through, written in order among the others.
+struct Passed<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> {
+    fields: std::iter::Peekable<I>,
+}
+
+impl<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> Passed<'a, I> {
+    /// Writes the fields whose names come before `key`, and the one named
+    /// `key` unless `taken` (then it is dropped).
+    #[inline]
+    fn before(&mut self, out: &mut Vec<u8>, key: &str, taken: bool) {
+        while let Some(&(name, value)) = self.fields.peek() {
+            let name_bytes = name.text.as_bytes();
+            let order = match (name_bytes.first(), key.as_bytes().first()) {
+                (Some(a), Some(b)) if a != b => a.cmp(b),
+                _ => name_bytes.cmp(key.as_bytes()),
+            };
+            match order {
+                std::cmp::Ordering::Greater => return,
+                std::cmp::Ordering::Equal if taken => {
+                    self.fields.next();
+                    return;
+                }
+                _ => {
+                    self.fields.next();
+                    write_field(out, name, value);
+                }
+            }
+        }
+    }
+
+    /// Writes the fields left.
+    fn rest(&mut self, out: &mut Vec<u8>) {
+        for (name, value) in self.fields.by_ref() {
+            write_field(out, name, value);
+        }
+    }
+}
+
+fn write_field(out: &mut Vec<u8>, name: Text<'_>, value: Extra<'_>) {
+    out.push(b',');
+    push_text(out, name);
+    out.push(b':');
+    match value {
+        Extra::Str(s) => push_text(out, s),
+        Extra::Json(j) => push_json_value(out, j),
+    }
+}
+
+/// A JSON string; one known to need no escaping is copied as it is.
+fn push_text(out: &mut Vec<u8>, t: Text<'_>) {
+    if t.plain {
+        out.reserve(t.text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(t.text.as_bytes());
+        out.push(b'"');
+    } else {
+        push_json_str(out, t.text);
+    }
 }
 
 /// A JSON value as `serde_json` writes it.
@@ -800,19 +844,30 @@ fn status_text(buf: &mut [u8], s: Status) -> usize {
 
 /// Writes `n` in decimal at the start of `buf`; returns its length.
 fn number_text(buf: &mut [u8], mut n: u64) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     if n < 10 {
         buf[0] = b'0' + n as u8;
         return 1;
     }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[i] = b'0' + n as u8;
     }
     let len = digits.len() - i;
     buf[..len].copy_from_slice(&digits[i..]);
@@ -956,4 +1011,37 @@ fn csv_field(s: &str) -> String {
     let mut out = Vec::new();
     push_csv_field(&mut out, s);
     String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_as_serde_json_writes_them() {
+        let mut n = 0u64;
+        while n < u64::MAX / 3 {
+            for m in [n, n + 1, n + 9, n + 10, n + 99, n + 100] {
+                let mut out = Vec::new();
+                push_number(&mut out, m);
+                assert_eq!(out, serde_json::to_vec(&m).unwrap_or_default());
+            }
+            n = n * 3 + 7;
+        }
+        let mut out = Vec::new();
+        push_number(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string().as_bytes());
+    }
+
+    #[test]
+    fn strings_as_serde_json_writes_them() {
+        let mut all: String = (0..0x80u8).map(char::from).collect();
+        all.push_str("é\u{2028}\u{10ffff}\u{7f}\"\\");
+        for start in 0..all.len() {
+            let Some(s) = all.get(start..) else { continue };
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap_or_default(), "{s:?}");
+        }
+    }
 }

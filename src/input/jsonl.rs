@@ -244,6 +244,11 @@ impl<'a> Fields<'a> {
     fn view<'b>(&'b self, line: usize, extra: &'b [(Cow<'a, str>, Scalar<'a>)]) -> View<'b> {
         let text = |f: &'b Option<Option<Cow<'a, str>>>| f.as_ref().and_then(|v| v.as_deref());
         let incoming_category = text(&self.incoming_category);
+        // Strings without escapes need none in the output either.
+        let plain = |f: &Option<Option<Cow<'a, str>>>, flag: u8| match f {
+            Some(Some(Cow::Borrowed(_))) => flag,
+            _ => 0,
+        };
         View {
             line,
             mx: text(&self.mx),
@@ -258,6 +263,11 @@ impl<'a> Fields<'a> {
             time: text(&self.time),
             incoming_category,
             extra: Extras::Json(extra),
+            plain: plain(&self.mx, View::PLAIN_MX)
+                | plain(&self.rcpt, View::PLAIN_RCPT)
+                | plain(&self.reply, View::PLAIN_REPLY)
+                | plain(&self.time, View::PLAIN_TIME)
+                | plain(&self.incoming_category, View::PLAIN_INCOMING_CATEGORY),
         }
     }
 }

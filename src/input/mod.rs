@@ -497,6 +497,18 @@ pub struct View<'a> {
     pub time: Option<&'a str>,
     pub incoming_category: Option<&'a str>,
     pub extra: Extras<'a>,
+    /// The fields above known to need no escaping in a JSON string (they
+    /// were read from JSON strings without escapes): [`View::PLAIN_MX`] and
+    /// the like.
+    pub plain: u8,
+}
+
+impl View<'_> {
+    pub const PLAIN_MX: u8 = 1;
+    pub const PLAIN_RCPT: u8 = 2;
+    pub const PLAIN_REPLY: u8 = 4;
+    pub const PLAIN_TIME: u8 = 8;
+    pub const PLAIN_INCOMING_CATEGORY: u8 = 16;
 }
 
 /// The fields of a record passed through to the output, by name (sorted,
@@ -506,42 +518,77 @@ pub enum Extras<'a> {
     /// Of a JSON line read by the fast reader.
     Json(&'a [(Cow<'a, str>, jsonl::Scalar<'a>)]),
     /// PowerMTA columns: name and value.
-    Columns(&'a [(&'a str, &'a str)]),
+    Columns(&'a [(Text<'a>, &'a str)]),
     /// Of an [`InputRecord`].
     Map(&'a Map<String, Value>),
+}
+
+/// A string, and whether it is known to need no escaping in a JSON string.
+#[derive(Clone, Copy, Debug)]
+pub struct Text<'a> {
+    pub text: &'a str,
+    pub plain: bool,
+}
+
+impl<'a> Text<'a> {
+    fn of(s: &'a Cow<'a, str>) -> Text<'a> {
+        Text {
+            text: s,
+            // A JSON string without escapes holds no quote, backslash or
+            // control character.
+            plain: matches!(s, Cow::Borrowed(_)),
+        }
+    }
+
+    pub(crate) fn str(text: &'a str) -> Text<'a> {
+        Text { text, plain: false }
+    }
 }
 
 /// A field passed through.
 #[derive(Clone, Copy, Debug)]
 pub enum Extra<'a> {
-    Str(&'a str),
+    Str(Text<'a>),
     Json(&'a Value),
 }
 
 impl<'a> Extras<'a> {
     /// The fields, sorted by name.
-    pub fn iter(self) -> impl Iterator<Item = (&'a str, Extra<'a>)> {
-        let (json, columns, map) = match self {
-            Extras::Json(j) => (Some(j), None, None),
-            Extras::Columns(c) => (None, Some(c), None),
-            Extras::Map(m) => (None, None, Some(m)),
-        };
-        let json = json.into_iter().flatten().map(|(k, v)| {
-            let v = match v {
-                jsonl::Scalar::Str(s) => Extra::Str(s),
-                jsonl::Scalar::Other(v) => Extra::Json(v),
-            };
-            (k.as_ref(), v)
-        });
-        let columns = columns
-            .into_iter()
-            .flatten()
-            .map(|&(k, v)| (k, Extra::Str(v)));
-        let map = map
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), Extra::Json(v)));
-        json.chain(columns).chain(map)
+    pub fn iter(self) -> ExtrasIter<'a> {
+        ExtrasIter(match self {
+            Extras::Json(fields) => ExtrasSource::Json(fields.iter()),
+            Extras::Columns(fields) => ExtrasSource::Columns(fields.iter()),
+            Extras::Map(fields) => ExtrasSource::Map(fields.iter()),
+        })
+    }
+}
+
+/// The fields of [`Extras`], sorted by name.
+pub struct ExtrasIter<'a>(ExtrasSource<'a>);
+
+enum ExtrasSource<'a> {
+    Json(std::slice::Iter<'a, (Cow<'a, str>, jsonl::Scalar<'a>)>),
+    Columns(std::slice::Iter<'a, (Text<'a>, &'a str)>),
+    Map(serde_json::map::Iter<'a>),
+}
+
+impl<'a> Iterator for ExtrasIter<'a> {
+    type Item = (Text<'a>, Extra<'a>);
+
+    fn next(&mut self) -> Option<(Text<'a>, Extra<'a>)> {
+        match &mut self.0 {
+            ExtrasSource::Json(fields) => fields.next().map(|(k, v)| {
+                let v = match v {
+                    jsonl::Scalar::Str(s) => Extra::Str(Text::of(s)),
+                    jsonl::Scalar::Other(v) => Extra::Json(v),
+                };
+                (Text::of(k), v)
+            }),
+            ExtrasSource::Columns(fields) => {
+                fields.next().map(|&(k, v)| (k, Extra::Str(Text::str(v))))
+            }
+            ExtrasSource::Map(fields) => fields.next().map(|(k, v)| (Text::str(k), Extra::Json(v))),
+        }
     }
 }
 
@@ -558,6 +605,7 @@ impl InputRecord {
             time: self.time.as_deref(),
             incoming_category: self.incoming_category.as_deref(),
             extra: Extras::Map(&self.extra),
+            plain: 0,
         }
     }
 }
@@ -613,13 +661,41 @@ mod tests {
             .iter()
             .map(|(k, e)| {
                 let value = match e {
-                    Extra::Str(s) => Value::String(s.to_string()),
+                    Extra::Str(s) => Value::String(s.text.to_string()),
                     Extra::Json(j) => j.clone(),
                 };
-                (k.to_string(), value)
+                (k.text.to_string(), value)
             })
             .collect();
-        let names: Vec<&str> = v.extra.iter().map(|(k, _)| k).collect();
+        // Plain strings need no escaping indeed.
+        let plain = |t: Text<'_>| {
+            !t.plain || serde_json::to_string(t.text).ok() == Some(format!("\"{}\"", t.text))
+        };
+        for (k, e) in v.extra.iter() {
+            assert!(plain(k), "{k:?}");
+            if let Extra::Str(t) = e {
+                assert!(plain(t), "{t:?}");
+            }
+        }
+        let fields = [
+            (View::PLAIN_MX, v.mx),
+            (View::PLAIN_RCPT, v.rcpt),
+            (View::PLAIN_REPLY, Some(v.reply)),
+            (View::PLAIN_TIME, v.time),
+            (View::PLAIN_INCOMING_CATEGORY, v.incoming_category),
+        ];
+        for (flag, field) in fields {
+            if let Some(text) = field {
+                assert!(
+                    plain(Text {
+                        text,
+                        plain: v.plain & flag != 0
+                    }),
+                    "{text:?}"
+                );
+            }
+        }
+        let names: Vec<&str> = v.extra.iter().map(|(k, _)| k.text).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();

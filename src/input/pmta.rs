@@ -31,7 +31,7 @@ use super::lines::{
 };
 use super::{
     Batch, Extras, InputRecord, Item, LineBatch, LineFormat, LineItem, Position, Skip, Source,
-    View, bounce,
+    Text, View, bounce,
 };
 use crate::status::{Category, Status};
 
@@ -63,9 +63,10 @@ pub(crate) struct Header {
     names: Vec<String>,
     kind: Option<usize>,
     used: [Option<usize>; 6],
-    /// The columns passed through, sorted by name: each name with its
-    /// columns (several when the name is repeated), in column order.
-    passed: Vec<(String, Vec<usize>)>,
+    /// The columns passed through, sorted by name: each name (and whether
+    /// it needs no escaping in a JSON string) with its columns (several
+    /// when the name is repeated), in column order.
+    passed: Vec<(String, bool, Vec<usize>)>,
 }
 
 impl Header {
@@ -91,14 +92,17 @@ impl Header {
             .collect();
         let find = |n: &str| names.iter().position(|h| h == n);
         let used = USED.map(find);
-        let mut passed: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut passed: Vec<(String, bool, Vec<usize>)> = Vec::new();
         for (i, name) in names.iter().enumerate() {
             if used.contains(&Some(i)) || name.is_empty() {
                 continue;
             }
-            match passed.iter_mut().find(|(n, _)| n == name) {
-                Some((_, columns)) => columns.push(i),
-                None => passed.push((name.clone(), vec![i])),
+            match passed.iter_mut().find(|(n, _, _)| n == name) {
+                Some((_, _, columns)) => columns.push(i),
+                None => {
+                    let plain = super::find_json_special(name.as_bytes()).is_none();
+                    passed.push((name.clone(), plain, vec![i]));
+                }
             }
         }
         passed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -548,7 +552,7 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(
     f: &mut F,
 ) {
     let mut row = Row::default();
-    let mut spare: Vec<(&str, &str)> = Vec::new();
+    let mut spare: Vec<(Text<'_>, &str)> = Vec::new();
     let mut record = csv::ByteRecord::new();
     for (i, line) in split_lines(data).enumerate() {
         let number = first + i;
@@ -578,9 +582,9 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(
 }
 
 /// An empty vector with the allocation of `v`, for borrows of another lifetime.
-fn reuse<'b>(mut v: Vec<(&str, &str)>) -> Vec<(&'b str, &'b str)> {
+fn reuse<'b>(mut v: Vec<(Text<'_>, &str)>) -> Vec<(Text<'b>, &'b str)> {
     v.clear();
-    v.into_iter().map(|_| ("", "")).collect()
+    v.into_iter().map(|_| (Text::str(""), "")).collect()
 }
 
 /// Gives `f` the record or the skipped row of `row` (valid UTF-8, as many
@@ -589,7 +593,7 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
     row: RowText<'r>,
     header: &'r Header,
     line: usize,
-    extra: &mut Vec<(&'r str, &'r str)>,
+    extra: &mut Vec<(Text<'r>, &'r str)>,
     f: &mut F,
 ) -> bool {
     let field = |i: Option<usize>| row.field(i);
@@ -612,9 +616,13 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
         Some(Ok(s)) => Some(s),
         Some(Err(_)) => return false,
     };
-    for (name, columns) in &header.passed {
+    for (name, plain, columns) in &header.passed {
         if let Some(v) = columns.iter().find_map(|&i| field(Some(i))) {
-            extra.push((name, v));
+            let text = Text {
+                text: name,
+                plain: *plain,
+            };
+            extra.push((text, v));
         }
     }
     f(LineItem::Record(View {
@@ -627,6 +635,7 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
         time,
         incoming_category: category,
         extra: Extras::Columns(extra),
+        plain: 0,
     }));
     true
 }
