@@ -171,9 +171,11 @@ fn class_status(code: u16) -> Option<Status> {
 /// assert_eq!(normalize_mx("dns; "), None);
 /// ```
 pub fn normalize_mx(raw: &str) -> Option<String> {
-    // The usual case: a bare host name, nothing to remove but final dots.
-    if raw.bytes().all(|b| HOST[usize::from(b)]) {
-        let host = raw.trim_end_matches('.');
+    // The usual case: a bare host name, nothing to remove but final dots,
+    // maybe followed by a space and anything (`mx.example.com (192.0.2.1)`).
+    let host = raw.split_once(' ').map_or(raw, |(host, _)| host);
+    if !host.is_empty() && host.bytes().all(|b| HOST[usize::from(b)]) {
+        let host = host.trim_end_matches('.');
         return (!host.is_empty()).then(|| host.to_ascii_lowercase());
     }
     normalize_mx_general(raw)
@@ -308,7 +310,7 @@ pub fn find_enhanced(text: &str) -> Option<(Status, Range<usize>)> {
 
 /// Joins the lines of a reply and folds its whitespace (steps 1 to 3).
 fn fold_reply(raw: &str) -> String {
-    let body = strip_type_prefix(raw.trim()).trim_start();
+    let body = trim_start(strip_type_prefix(crate::input::trim(raw)));
     fold_simple(body).unwrap_or_else(|| fold_lines(body))
 }
 
@@ -425,6 +427,14 @@ fn push_folded(out: &mut String, s: &str) {
             }
             out.push_str(&s[start..i]);
         }
+    }
+}
+
+/// `s.trim_start()`, quick when `s` starts with printable ASCII.
+fn trim_start(s: &str) -> &str {
+    match s.as_bytes().first() {
+        Some(&b) if b > b' ' && b < 0x80 => s,
+        _ => s.trim_start(),
     }
 }
 

@@ -131,9 +131,9 @@ fn eq_mask(x: u64, b: u8) -> u64 {
     !(((t & LOW) + LOW) | t | LOW)
 }
 
-/// 0x80 in each byte of `x` below 0x20.
-fn control_mask(x: u64) -> u64 {
-    !(((x & LOW) + ONES * 0x60) | x | LOW)
+/// 0x80 in each byte of `x` below `n` (at most 0x80).
+fn below_mask(x: u64, n: u8) -> u64 {
+    !(((x & LOW) + ONES * u64::from(0x80 - n)) | x | LOW)
 }
 
 /// One byte.
@@ -159,7 +159,9 @@ impl ByteSet for JsonSpecial {
         b < 0x20 || b == b'"' || b == b'\\'
     }
     fn mask(self, x: u64) -> u64 {
-        control_mask(x) | eq_mask(x, b'"') | eq_mask(x, b'\\')
+        // Flipping bit 1 makes `"` 0x20 and leaves the control characters
+        // below 0x20, and nothing else below 0x21.
+        below_mask(x ^ (ONES * 2), 0x21) | eq_mask(x, b'\\')
     }
 }
 

@@ -60,7 +60,7 @@ use crate::classify::Bounce;
 use crate::status::{Category, Status};
 
 pub use jsonl::{Record, find_json_special, parse_json_line};
-pub(crate) use lines::find_byte;
+pub(crate) use lines::{find_byte, trim};
 pub use time::time_parts;
 
 /// The most bytes one DSN message may take; a bigger one is a bad record.
@@ -518,7 +518,7 @@ pub enum Extras<'a> {
     /// Of a JSON line read by the fast reader.
     Json(&'a [(Cow<'a, str>, jsonl::Scalar<'a>)]),
     /// PowerMTA columns: name and value.
-    Columns(&'a [(Text<'a>, &'a str)]),
+    Columns(&'a [(Text<'a>, Text<'a>)]),
     /// Of an [`InputRecord`].
     Map(&'a Map<String, Value>),
 }
@@ -568,7 +568,7 @@ pub struct ExtrasIter<'a>(ExtrasSource<'a>);
 
 enum ExtrasSource<'a> {
     Json(std::slice::Iter<'a, (Cow<'a, str>, jsonl::Scalar<'a>)>),
-    Columns(std::slice::Iter<'a, (Text<'a>, &'a str)>),
+    Columns(std::slice::Iter<'a, (Text<'a>, Text<'a>)>),
     Map(serde_json::map::Iter<'a>),
 }
 
@@ -584,9 +584,7 @@ impl<'a> Iterator for ExtrasIter<'a> {
                 };
                 (Text::of(k), v)
             }),
-            ExtrasSource::Columns(fields) => {
-                fields.next().map(|&(k, v)| (k, Extra::Str(Text::str(v))))
-            }
+            ExtrasSource::Columns(fields) => fields.next().map(|&(k, v)| (k, Extra::Str(v))),
             ExtrasSource::Map(fields) => fields.next().map(|(k, v)| (Text::str(k), Extra::Json(v))),
         }
     }

@@ -375,6 +375,9 @@ impl Row {
             line: std::str::from_utf8(line).ok()?,
             unquoted: std::str::from_utf8(&self.unquoted).ok()?,
             spans: &self.spans,
+            // No field of a line without quotes, backslashes or control
+            // characters needs escaping in a JSON string.
+            plain: super::find_json_special(line).is_none(),
         })
     }
 }
@@ -385,6 +388,8 @@ struct RowText<'a> {
     line: &'a str,
     unquoted: &'a str,
     spans: &'a [Span],
+    /// Every field needs no escaping in a JSON string.
+    plain: bool,
 }
 
 impl<'a> RowText<'a> {
@@ -552,7 +557,7 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(
     f: &mut F,
 ) {
     let mut row = Row::default();
-    let mut spare: Vec<(Text<'_>, &str)> = Vec::new();
+    let mut spare: Vec<(Text<'_>, Text<'_>)> = Vec::new();
     let mut record = csv::ByteRecord::new();
     for (i, line) in split_lines(data).enumerate() {
         let number = first + i;
@@ -582,9 +587,11 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(
 }
 
 /// An empty vector with the allocation of `v`, for borrows of another lifetime.
-fn reuse<'b>(mut v: Vec<(Text<'_>, &str)>) -> Vec<(Text<'b>, &'b str)> {
+fn reuse<'b>(mut v: Vec<(Text<'_>, Text<'_>)>) -> Vec<(Text<'b>, Text<'b>)> {
     v.clear();
-    v.into_iter().map(|_| (Text::str(""), "")).collect()
+    v.into_iter()
+        .map(|_| (Text::str(""), Text::str("")))
+        .collect()
 }
 
 /// Gives `f` the record or the skipped row of `row` (valid UTF-8, as many
@@ -593,7 +600,7 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
     row: RowText<'r>,
     header: &'r Header,
     line: usize,
-    extra: &mut Vec<(Text<'r>, &'r str)>,
+    extra: &mut Vec<(Text<'r>, Text<'r>)>,
     f: &mut F,
 ) -> bool {
     let field = |i: Option<usize>| row.field(i);
@@ -618,11 +625,15 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
     };
     for (name, plain, columns) in &header.passed {
         if let Some(v) = columns.iter().find_map(|&i| field(Some(i))) {
-            let text = Text {
+            let name = Text {
                 text: name,
                 plain: *plain,
             };
-            extra.push((text, v));
+            let value = Text {
+                text: v,
+                plain: row.plain,
+            };
+            extra.push((name, value));
         }
     }
     f(LineItem::Record(View {
@@ -635,7 +646,7 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
         time,
         incoming_category: category,
         extra: Extras::Columns(extra),
-        plain: 0,
+        plain: if row.plain { u8::MAX } else { 0 },
     }));
     true
 }
