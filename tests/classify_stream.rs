@@ -464,3 +464,35 @@ fn pmta_files_give_the_output_of_the_record_by_record_reader() {
         &["--format", "csv", "--jobs", "3"],
     );
 }
+
+#[test]
+fn errors_are_reported_in_input_order() {
+    let dir = Scratch::new("order");
+    let mut first = Vec::new();
+    for i in 0..5_000 {
+        first.extend_from_slice(format!("{{\"reply\":\"550 5.1.1 no {i}\"}}\n").as_bytes());
+    }
+    first.extend_from_slice(b"bad line\n");
+    let first = dir.write("first.jsonl", &first);
+    let missing = dir.0.join("missing.jsonl");
+    let last = dir.write("last.jsonl", b"{\"reply\": 5}\n");
+    let paths: Vec<String> = [&first, &missing, &last]
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    for _ in 0..5 {
+        let mut args = vec!["classify", "--rules", "rules.d"];
+        args.extend(paths.iter().map(String::as_str));
+        let out = mxrules(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 3, "{stderr}");
+        assert!(errors[0].contains("first.jsonl:5001"), "{stderr}");
+        assert!(
+            errors[1].contains("cannot read") && errors[1].contains("missing"),
+            "{stderr}"
+        );
+        assert!(errors[2].contains("last.jsonl:1"), "{stderr}");
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+    }
+}

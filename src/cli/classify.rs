@@ -133,8 +133,9 @@ pub fn run(args: Args, color: Color) -> Exit {
     }
 }
 
-/// A batch to classify, numbered in input order.
-type Work = (u64, Batch);
+/// A batch to classify, or an error to report in its place among them,
+/// numbered in input order.
+type Work = (u64, Result<Batch, String>);
 
 /// A classified batch: its output, the errors of its bad records, its
 /// counts and quarantined addresses.
@@ -252,7 +253,6 @@ fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
             &work_tx,
             &credit_rx,
             &shared.inputs,
-            &progress,
         );
         drop(work_tx);
         let outcome = out.join();
@@ -311,7 +311,8 @@ fn spinner() -> indicatif::ProgressBar {
 }
 
 /// Reads every input in turn (`first` already open) and sends its batches.
-/// Returns true when an input could not be opened (reported here).
+/// Returns true when an input could not be opened (reported in its place
+/// among the batches).
 fn read_inputs(
     first: Option<input::Batches>,
     files: &[PathBuf],
@@ -319,51 +320,80 @@ fn read_inputs(
     work: &SyncSender<Work>,
     credits: &Receiver<()>,
     buffers: &Pool,
-    progress: &indicatif::ProgressBar,
 ) -> bool {
-    let mut seq = 0u64;
-    let mut open_failed = false;
-    // A credit received and not used yet (the input it was for had ended).
-    let mut credit = false;
-    // Sends the batches of one input; false when the threads are gone.
-    let mut send_all = |mut batches: input::Batches| -> bool {
-        loop {
-            if !credit {
-                if credits.recv().is_err() {
-                    return false;
-                }
-                credit = true;
-            }
-            let Some(batch) = batches.next_batch(buffers.take()) else {
-                return true;
-            };
-            credit = false;
-            if work.send((seq, batch)).is_err() {
-                return false;
-            }
-            seq += 1;
-        }
+    let mut sender = Sender {
+        work,
+        credits,
+        seq: 0,
+        credit: false,
     };
+    let mut open_failed = false;
     if let Some(batches) = first
-        && !send_all(batches)
+        && !sender.send_all(batches, buffers)
     {
         return open_failed;
     }
     for path in files {
-        let batches = match input::open_batches(path, format) {
-            Ok((_, batches)) => batches,
+        let sent = match input::open_batches(path, format) {
+            Ok((_, batches)) => sender.send_all(batches, buffers),
             Err(e) => {
-                let msg = format!("error: cannot read `{}`: {e}\n", shown(path));
-                progress.suspend(|| print_stderr(&msg));
                 open_failed = true;
-                continue;
+                sender.send(Err(format!("error: cannot read `{}`: {e}\n", shown(path))))
             }
         };
-        if !send_all(batches) {
+        if !sent {
             return open_failed;
         }
     }
     open_failed
+}
+
+/// Sends work in input order, each piece with a credit (a batch the
+/// writer is done with), so that the batches in flight are bounded.
+struct Sender<'a> {
+    work: &'a SyncSender<Work>,
+    credits: &'a Receiver<()>,
+    seq: u64,
+    /// A credit received and not used yet (the input it was for had ended).
+    credit: bool,
+}
+
+impl Sender<'_> {
+    fn take_credit(&mut self) -> bool {
+        if !self.credit {
+            if self.credits.recv().is_err() {
+                return false;
+            }
+            self.credit = true;
+        }
+        true
+    }
+
+    /// False when the threads are gone.
+    fn send(&mut self, job: Result<Batch, String>) -> bool {
+        if !self.take_credit() {
+            return false;
+        }
+        self.credit = false;
+        let sent = self.work.send((self.seq, job)).is_ok();
+        self.seq += 1;
+        sent
+    }
+
+    /// Sends the batches of one input; false when the threads are gone.
+    fn send_all(&mut self, mut batches: input::Batches, buffers: &Pool) -> bool {
+        loop {
+            if !self.take_credit() {
+                return false;
+            }
+            let Some(batch) = batches.next_batch(buffers.take()) else {
+                return true;
+            };
+            if !self.send(Ok(batch)) {
+                return false;
+            }
+        }
+    }
 }
 
 fn shown(path: &Path) -> String {
@@ -384,12 +414,13 @@ fn classify_batches(work: &Mutex<Receiver<Work>>, done: &SyncSender<Done>, share
         let Ok((seq, batch)) = next else { return };
         sink.out = shared.outputs.take();
         match batch {
-            Batch::Items(items) => {
+            Err(msg) => sink.errors.push_str(&msg),
+            Ok(Batch::Items(items)) => {
                 for item in items {
                     sink.item(item);
                 }
             }
-            Batch::Lines(lines) => {
+            Ok(Batch::Lines(lines)) => {
                 lines.read(|item| match item {
                     LineItem::Record(view) => sink.view(lines.name(), &view),
                     LineItem::Skipped { reason, .. } => sink.skipped(reason),
