@@ -178,6 +178,21 @@ impl ByteSet for CsvFieldEnd {
     }
 }
 
+/// Where a PowerMTA header line may be: the first quote (which may split
+/// the word `type`) or `y` (that of `type`) in `hay`. Blocks of 16 bytes
+/// are tested at once (the compiler makes vector compares of the test).
+pub(crate) fn find_type_or_quote(hay: &[u8]) -> Option<usize> {
+    let wanted = |b: u8| b == b'"' || b == b'y';
+    let mut at = 0;
+    for block in hay.chunks_exact(16) {
+        if block.iter().fold(false, |any, &b| any | wanted(b)) {
+            break;
+        }
+        at += 16;
+    }
+    hay[at..].iter().position(|&b| wanted(b)).map(|i| at + i)
+}
+
 fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(
         bytes
@@ -420,7 +435,7 @@ mod tests {
     #[test]
     fn searches_agree_with_a_byte_by_byte_search() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let alphabet = b"ab,\"\\\r\n\x01\x1f \x7f\xc3\xa9.";
+        let alphabet = b"ab,\"\\\r\n\x01\x1f \x7f\xc3\xa9.yp";
         for _ in 0..20_000 {
             let len = rng.below(70);
             let hay: Vec<u8> = (0..len)
@@ -435,6 +450,8 @@ mod tests {
             assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
             let want = hay.iter().position(|&b| CsvFieldEnd.has(b));
             assert_eq!(find_in(&hay, CsvFieldEnd), want, "{hay:?}");
+            let want = hay.iter().position(|&b| b == b'"' || b == b'y');
+            assert_eq!(find_type_or_quote(&hay), want, "{hay:?}");
             assert_eq!(
                 count_byte(&hay, b'\n'),
                 hay.iter().filter(|&&b| b == b'\n').count()

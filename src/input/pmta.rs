@@ -27,7 +27,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::lines::{
-    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, find_byte, find_in, split_lines, too_long, trim,
+    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, count_byte, find_byte, find_in,
+    find_type_or_quote, split_lines, too_long, trim,
 };
 use super::{
     Batch, Extras, InputRecord, Item, LineBatch, LineFormat, LineItem, Position, Skip, Source,
@@ -503,27 +504,23 @@ impl Splitter {
                 continue;
             };
             // The rows up to the next header line, if any.
-            let (mut at, mut line) = (p.offset, p.line);
-            while at < p.data.len() {
-                let (text, next) = line_at(&p.data, at);
-                if self.is_header(text, &header) {
-                    let text = text.strip_suffix(b"\r").unwrap_or(text);
-                    self.row.read(text, usize::MAX);
-                    self.header = Some(Arc::new(Header::from_row(&self.row, text)));
-                    let before = (at > p.offset)
-                        .then(|| self.batch(p.data[p.offset..at].to_vec(), p.line, &header));
-                    p.offset = next;
-                    p.line = line + 1;
-                    if p.offset < p.data.len() {
-                        self.rest = Some(p);
-                    }
-                    match before {
-                        Some(batch) => return Some(batch),
-                        None => continue 'pieces,
-                    }
+            if let Some((at, next)) = self.next_header(&p.data, p.offset, &header) {
+                let (line, _) = line_at(&p.data, at);
+                let text = line.strip_suffix(b"\r").unwrap_or(line);
+                self.row.read(text, usize::MAX);
+                self.header = Some(Arc::new(Header::from_row(&self.row, text)));
+                let line = p.line + count_byte(&p.data[p.offset..at], b'\n');
+                let before = (at > p.offset)
+                    .then(|| self.batch(p.data[p.offset..at].to_vec(), p.line, &header));
+                p.offset = next;
+                p.line = line + 1;
+                if p.offset < p.data.len() {
+                    self.rest = Some(p);
                 }
-                at = next;
-                line += 1;
+                match before {
+                    Some(batch) => return Some(batch),
+                    None => continue 'pieces,
+                }
             }
             let data = if p.offset == 0 {
                 p.data
@@ -532,6 +529,33 @@ impl Splitter {
             };
             return Some(self.batch(data, p.line, &header));
         }
+    }
+
+    /// The first header line in `data[from..]` (which starts a line): where
+    /// it starts and where the next line starts. Only the lines that hold
+    /// `type` or a quote (which may split the word) can be one, and only
+    /// those are read.
+    fn next_header(&mut self, data: &[u8], from: usize, header: &Header) -> Option<(usize, usize)> {
+        let mut at = from;
+        while let Some(i) = find_type_or_quote(&data[at..]) {
+            let hit = at + i;
+            let candidate = data[hit] == b'"'
+                || (hit > from && data[hit - 1] == b't' && data[hit + 1..].starts_with(b"pe"));
+            if !candidate {
+                at = hit + 1;
+                continue;
+            }
+            let start = data[from..hit]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(from, |j| from + j + 1);
+            let (line, next) = line_at(data, start);
+            if self.is_header(line, header) {
+                return Some((start, next));
+            }
+            at = next;
+        }
+        None
     }
 
     fn batch(&self, data: Vec<u8>, first: usize, header: &Arc<Header>) -> Batch {
