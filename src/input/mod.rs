@@ -17,6 +17,12 @@
 //! are consumed: memory does not grow with the input's size (a DSN message
 //! is held whole while it is read, up to [`MAX_MESSAGE_BYTES`]).
 //!
+//! [`open_batches`] reads the same inputs for several threads: JSON lines
+//! and PowerMTA files come as [`LineBatch`]es of whole lines, cut cheaply
+//! in order and read where they are processed ([`LineBatch::read`] gives
+//! the same items as [`open`], records as borrowed [`View`]s); the other
+//! formats come as batches of [`Item`]s.
+//!
 //! ```
 //! use mxrules::input::{InputFormat, Item};
 //!
