@@ -1299,13 +1299,10 @@ fn print_build(g: &Generated, b: &Built) {
         b.check.as_secs_f64() * 1e3,
     );
     println!(
-        "compile: {:.1} ms total, {:.3} ms/rule; {} scopes, one DFA per rule; {} rules found through {} literals, {} rules run on every reply of their scope",
+        "compile: {:.1} ms total, {:.3} ms/rule; {}",
         b.compile.as_secs_f64() * 1e3,
         b.compile.as_secs_f64() * 1e3 / g.rules as f64,
-        s.scopes,
-        s.literal_rules,
-        s.literals,
-        s.always_rules,
+        s.summary(),
     );
     println!(
         "tables: {:.1} MiB of DFAs, largest DFA {:.1} KiB; RSS {} before compile, {} after",

@@ -76,11 +76,31 @@ pub struct Stats {
     /// Rules with no literal that every match contains: their DFA runs on
     /// every reply of their scope.
     pub always_rules: usize,
-    /// Distinct literals over all scopes.
+    /// Distinct literal keys the prefilter searches for (the last bytes of
+    /// each literal), over all scopes.
     pub literals: usize,
     #[serde(serialize_with = "ser_ms")]
     pub elapsed: Duration,
     pub dfa_size_limit: usize,
+}
+
+impl Stats {
+    /// One line for people: how the rules are found, DFA bytes, time.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} rules in {} scopes: {} found by their literals alone, {} by a DFA behind literal groups, {} by a DFA run on every reply of their scope; {} literal keys; {} bytes of DFAs (largest {} bytes, cap {} bytes); {:.1} ms",
+            self.rules,
+            self.scopes,
+            self.literal_rules,
+            self.group_rules,
+            self.always_rules,
+            self.literals,
+            self.dfa_bytes,
+            self.largest_dfa_bytes,
+            self.dfa_size_limit,
+            self.elapsed.as_secs_f64() * 1000.0
+        )
+    }
 }
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -185,12 +205,15 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
     };
     let built = parallel(rules.rules.len(), opts.threads, |r| {
         let rule = &rules.rules[r];
-        let plan = plan(rule);
-        let dfa = match &plan {
-            Plan::Exact { .. } => None,
-            Plan::Dfa { .. } => Some(build_rule(&pattern(rule), opts.dfa_size_limit)),
-        };
-        (plan, dfa)
+        match plan(rule) {
+            Plan::Exact { start, end, texts } => Ok(Built::Exact { start, end, texts }),
+            Plan::Dfa { groups } => {
+                build_rule(&pattern(rule), opts.dfa_size_limit).map(|dfa| Built::Dfa {
+                    groups,
+                    dfa: Box::new(dfa),
+                })
+            }
+        }
     });
     let mut built: Vec<Option<_>> = built.into_iter().map(Some).collect();
     let mut scopes = Vec::with_capacity(rules.scopes.len());
@@ -207,14 +230,14 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         let scope_index = u32::try_from(scope_index).unwrap_or(u32::MAX);
         let mut members: Vec<ScopeRule> = Vec::with_capacity(scope.rules.len());
         for &r in &scope.rules {
-            let (Some(rule), Some((plan, dfa))) =
+            let (Some(rule), Some(built)) =
                 (rules.rules.get(r), built.get_mut(r).and_then(Option::take))
             else {
                 continue;
             };
             let index = u32::try_from(members.len()).unwrap_or(u32::MAX);
-            let check = match (plan, dfa) {
-                (Plan::Exact { start, end, texts }, _) => {
+            let check = match built {
+                Ok(Built::Exact { start, end, texts }) => {
                     stats.literal_rules += 1;
                     for (text, fold) in texts {
                         let offset = text.len().saturating_sub(KEY_LEN);
@@ -231,7 +254,7 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                     }
                     Check::Literal { start, end }
                 }
-                (Plan::Dfa { groups }, Some(Ok(dfa))) => {
+                Ok(Built::Dfa { groups, dfa }) => {
                     if groups.is_empty() {
                         stats.always_rules += 1;
                     } else {
@@ -258,15 +281,14 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                     }
                     stats.largest_dfa_bytes = stats.largest_dfa_bytes.max(dfa.memory_usage());
                     Check::Dfa {
-                        dfa: Box::new(dfa),
+                        dfa,
                         groups: u8::try_from(groups.len()).unwrap_or(u8::MAX),
                     }
                 }
-                (Plan::Dfa { .. }, Some(Err(e))) => {
+                Err(e) => {
                     diags.push(too_big(rule, &e, opts.dfa_size_limit));
                     continue;
                 }
-                (Plan::Dfa { .. }, None) => continue,
             };
             members.push(ScopeRule { rule: r, check });
         }
@@ -574,6 +596,19 @@ pub enum Plan {
     /// A DFA decides, run only when a string of every group was found
     /// (always, when there is no group).
     Dfa { groups: Vec<Vec<Vec<u8>>> },
+}
+
+/// A rule's plan, with its DFA built when it needs one.
+enum Built {
+    Exact {
+        start: bool,
+        end: bool,
+        texts: Vec<(Vec<u8>, Vec<bool>)>,
+    },
+    Dfa {
+        groups: Vec<Vec<Vec<u8>>>,
+        dfa: Box<dense::DFA<Vec<u32>>>,
+    },
 }
 
 /// How to find `rule` in a reply: exact strings when its regex is a few

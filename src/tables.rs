@@ -164,18 +164,14 @@ impl Prefilter {
 
     /// One pass over `hay`: for each scope of `scopes` (its index in
     /// `tables.scopes`, tried in this order), the lowest literal rule found
-    /// that `accepts`, and the literal groups found.
-    fn scan<T: AsRef<[u32]>>(
+    /// that `accepts` (every one, with `all`), and the literal groups found.
+    fn scan<T: AsRef<[u32]>, F: Fn(usize, u32) -> bool>(
         &self,
-        scopes: &[usize],
-        tables: &[CompiledScope<T>],
-        hay: &[u8],
+        search: &Search<'_, T, F>,
         sc: &mut Scratch,
-        all: bool,
-        accepts: &impl Fn(usize, u32) -> bool,
     ) {
         sc.best.clear();
-        sc.best.resize(scopes.len(), u32::MAX);
+        sc.best.resize(search.scopes.len(), u32::MAX);
         sc.groups.clear();
         sc.exact.clear();
         let Some(ac) = &self.searcher else {
@@ -186,7 +182,7 @@ impl Prefilter {
         let Ok(mut sid) = ac.start_state(aho_corasick::Anchored::No) else {
             return;
         };
-        for (at, &b) in hay.iter().enumerate() {
+        for (at, &b) in search.hay.iter().enumerate() {
             sid = ac.next_state(aho_corasick::Anchored::No, sid, b);
             if !ac.is_special(sid) {
                 continue;
@@ -199,90 +195,100 @@ impl Prefilter {
             }
             for i in 0..ac.match_len(sid) {
                 let p = ac.match_pattern(sid, i);
-                let m = Found {
-                    start: (at + 1).saturating_sub(ac.pattern_len(p)),
-                    pattern: p.as_usize(),
-                };
-                self.on_literal(&m, scopes, tables, hay, sc, all, accepts);
-            }
-        }
-    }
-
-    /// What finding literal `m.pattern` at `m.start` says
-    /// about the rules of the tried scopes.
-    #[allow(clippy::too_many_arguments)]
-    fn on_literal<T: AsRef<[u32]>>(
-        &self,
-        m: &Found,
-        scopes: &[usize],
-        tables: &[CompiledScope<T>],
-        hay: &[u8],
-        sc: &mut Scratch,
-        all: bool,
-        accepts: &impl Fn(usize, u32) -> bool,
-    ) {
-        {
-            let Some((_, hits)) = self.literals.get(m.pattern) else {
-                return;
-            };
-            // Hits are sorted by scope: only the tried scopes' are read.
-            for (k, &s) in scopes.iter().enumerate() {
-                let from = hits.partition_point(|h| (h.at().0 as usize) < s);
-                for hit in hits[from..].iter().take_while(|h| h.at().0 as usize == s) {
-                    let rule = hit.at().1;
-                    if !all && rule >= sc.best[k] {
-                        continue;
-                    }
-                    match hit {
-                        Hit::Exact {
-                            offset, text, fold, ..
-                        } => {
-                            let Some(Check::Literal { start, end }) = tables
-                                .get(s)
-                                .and_then(|t| t.rules.get(rule as usize))
-                                .map(|r| &r.check)
-                            else {
-                                continue;
-                            };
-                            let Some(from) = m.start.checked_sub(*offset as usize) else {
-                                continue;
-                            };
-                            let to = from + text.len();
-                            if (*start && from != 0)
-                                || (*end && to != hay.len())
-                                || !hay.get(from..to).is_some_and(|f| same_text(f, text, fold))
-                                || !accepts(s, rule)
-                            {
-                                continue;
-                            }
-                            if all {
-                                sc.exact.push((k, rule));
-                            } else {
-                                sc.best[k] = rule;
-                            }
-                        }
-                        Hit::Group { group, .. } => {
-                            let bit = 1u8 << group;
-                            match sc
-                                .groups
-                                .iter_mut()
-                                .find(|(kk, r, _)| *kk == k && *r == rule)
-                            {
-                                Some((_, _, bits)) => *bits |= bit,
-                                None => sc.groups.push((k, rule, bit)),
-                            }
-                        }
-                    }
+                if let Some((_, hits)) = self.literals.get(p.as_usize()) {
+                    let start = (at + 1).saturating_sub(ac.pattern_len(p));
+                    search.on_literal(hits, start, sc);
                 }
             }
         }
     }
 }
 
-/// A literal found: where, and which.
-struct Found {
-    start: usize,
-    pattern: usize,
+/// What one search looks at.
+struct Search<'a, T: AsRef<[u32]>, F> {
+    /// The scopes tried, in order (indexes into `tables`).
+    scopes: &'a [usize],
+    tables: &'a [CompiledScope<T>],
+    hay: &'a [u8],
+    /// Every rule found, not only the lowest of each scope.
+    all: bool,
+    /// Whether rule `.1` of scope `.0` accepts the bounce's conditions.
+    accepts: F,
+}
+
+impl<T: AsRef<[u32]>, F: Fn(usize, u32) -> bool> Search<'_, T, F> {
+    /// What finding a literal whose `hits` these are, at `start`, says
+    /// about the rules of the tried scopes.
+    fn on_literal(&self, hits: &[Hit], start: usize, sc: &mut Scratch) {
+        // Hits are sorted by scope: only the tried scopes' are read.
+        for (k, &s) in self.scopes.iter().enumerate() {
+            let from = hits.partition_point(|h| (h.at().0 as usize) < s);
+            for hit in hits[from..].iter().take_while(|h| h.at().0 as usize == s) {
+                let rule = hit.at().1;
+                if !self.all && rule >= sc.best[k] {
+                    continue;
+                }
+                match hit {
+                    Hit::Exact {
+                        offset, text, fold, ..
+                    } => {
+                        if !self.exact_at(s, rule, start, *offset as usize, text, fold) {
+                            continue;
+                        }
+                        if self.all {
+                            sc.exact.push((k, rule));
+                        } else {
+                            sc.best[k] = rule;
+                        }
+                    }
+                    Hit::Group { group, .. } => {
+                        let bit = 1u8 << group;
+                        match sc
+                            .groups
+                            .iter_mut()
+                            .find(|(kk, r, _)| *kk == k && *r == rule)
+                        {
+                            Some((_, _, bits)) => *bits |= bit,
+                            None => sc.groups.push((k, rule, bit)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when literal rule `rule` of scope `s` matches: its `text` lies
+    /// `offset` bytes before the key found at `key_start`, where its
+    /// anchors allow, and its conditions hold.
+    fn exact_at(
+        &self,
+        s: usize,
+        rule: u32,
+        key_start: usize,
+        offset: usize,
+        text: &[u8],
+        fold: &[bool],
+    ) -> bool {
+        let Some(Check::Literal { start, end }) = self
+            .tables
+            .get(s)
+            .and_then(|t| t.rules.get(rule as usize))
+            .map(|r| &r.check)
+        else {
+            return false;
+        };
+        let Some(from) = key_start.checked_sub(offset) else {
+            return false;
+        };
+        let to = from + text.len();
+        let anchored = (!*start || from == 0) && (!*end || to == self.hay.len());
+        anchored
+            && self
+                .hay
+                .get(from..to)
+                .is_some_and(|f| same_text(f, text, fold))
+            && (self.accepts)(s, rule)
+    }
 }
 
 /// Per-thread scratch space of a search.
@@ -405,8 +411,14 @@ impl<T: AsRef<[u32]>> Tables<T> {
                 scopes.push(s);
                 ControlFlow::Continue(())
             });
-            self.prefilter
-                .scan(&scopes, &self.scopes, hay, sc, false, &accepts);
+            let search = Search {
+                scopes: &scopes,
+                tables: &self.scopes,
+                hay,
+                all: false,
+                accepts: &accepts,
+            };
+            self.prefilter.scan(&search, sc);
             let mut found = None;
             for (k, &s) in scopes.iter().enumerate() {
                 let Some(scope) = self.scopes.get(s) else {
@@ -445,8 +457,14 @@ impl<T: AsRef<[u32]>> Tables<T> {
             return Vec::new();
         };
         let mut sc = Scratch::default();
-        self.prefilter
-            .scan(&[scope], &self.scopes, hay, &mut sc, true, &accepts);
+        let search = Search {
+            scopes: &[scope],
+            tables: &self.scopes,
+            hay,
+            all: true,
+            accepts: &accepts,
+        };
+        self.prefilter.scan(&search, &mut sc);
         let mut found: Vec<u32> = sc.exact.iter().map(|&(_, r)| r).collect();
         let mut candidates = Vec::new();
         cs.candidates(0, &sc.groups, u32::MAX, &mut candidates);

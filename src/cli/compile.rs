@@ -53,20 +53,7 @@ pub fn run(mut args: Args, color: Color) -> Exit {
             Ok(s) => s + "\n",
             Err(e) => return fail(e),
         },
-        Format::Human => {
-            format!(
-                "{} rules in {} scopes -> one DFA per rule, {} bytes (largest {} bytes, cap {} bytes); {} rules found through {} literals, {} run on every reply of their scope; {:.1} ms\n",
-                stats.rules,
-                stats.scopes,
-                stats.dfa_bytes,
-                stats.largest_dfa_bytes,
-                stats.dfa_size_limit,
-                stats.literal_rules,
-                stats.literals,
-                stats.always_rules,
-                stats.elapsed.as_secs_f64() * 1000.0
-            )
-        }
+        Format::Human => stats.summary() + "\n",
     };
     match print_stdout(&out) {
         Ok(()) => Exit::Success,

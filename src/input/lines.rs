@@ -14,6 +14,9 @@ pub(crate) struct Lines {
     number: usize,
     /// Set when the input could not be read; the iteration ends.
     pub(crate) error: Option<std::io::Error>,
+    /// A read error happened: no more lines, even once `error` was taken
+    /// (an error that persists must not be reported forever).
+    failed: bool,
 }
 
 /// The longest line kept whole.
@@ -34,6 +37,7 @@ impl Lines {
             buf: Vec::new(),
             number: 0,
             error: None,
+            failed: false,
         }
     }
 
@@ -45,7 +49,7 @@ impl Lines {
     /// The next line, or `None` at the end of the input or on a read error
     /// (kept in [`Lines::error`]).
     pub(crate) fn next_line(&mut self) -> Option<Line<'_>> {
-        if self.error.is_some() {
+        if self.failed {
             return None;
         }
         self.buf.clear();
@@ -66,6 +70,7 @@ impl Lines {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.error = Some(e);
+                    self.failed = true;
                     return None;
                 }
             };
@@ -414,22 +419,40 @@ impl Chunker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Rng;
     use super::*;
 
-    /// A small deterministic generator for the tests.
-    struct Rng(u64);
+    /// A reader whose every read fails.
+    struct Broken;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("device gone"))
         }
+    }
 
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
+    #[test]
+    fn a_persistent_read_error_is_reported_once_and_ends_the_input() {
+        let mut lines = Lines::new(Box::new(std::io::BufReader::new(Broken)));
+        assert!(lines.next_line().is_none());
+        assert_eq!(
+            lines.error.take().map(|e| e.to_string()).as_deref(),
+            Some("device gone")
+        );
+        assert!(lines.next_line().is_none());
+        assert!(lines.error.is_none());
+        // The readers built on it report one bad record, then stop.
+        let items: Vec<_> = super::super::jsonl::Reader::new(
+            Box::new(std::io::BufReader::new(Broken)),
+            "broken.jsonl".into(),
+        )
+        .take(3)
+        .collect();
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert!(
+            matches!(&items[0], super::super::Item::Bad(b) if b.message == "cannot read: device gone"),
+            "{items:?}"
+        );
     }
 
     #[test]

@@ -768,18 +768,18 @@ mod tests {
         assert_eq!(got.len(), want.len(), "{:?}", String::from_utf8_lossy(data));
     }
 
-    /// A small deterministic generator for the tests.
-    struct Rng(u64);
+    /// A small deterministic generator for the input tests.
+    pub(crate) struct Rng(pub(crate) u64);
 
     impl Rng {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             self.0
         }
 
-        fn below(&mut self, n: usize) -> usize {
+        pub(crate) fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
 
