@@ -174,12 +174,6 @@ struct Contents {
     literals: Vec<(Vec<u8>, Vec<Hit>)>,
 }
 
-fn sorted(m: &std::collections::HashMap<String, usize>) -> Vec<(String, usize)> {
-    let mut v: Vec<(String, usize)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    v.sort();
-    v
-}
-
 fn pad8(n: usize) -> usize {
     (8 - n % 8) % 8
 }
@@ -236,9 +230,9 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
     let contents = Contents {
         rules: tables.rules.clone(),
         selector: SelectorEntry {
-            exact: sorted(&tables.selector.exact),
-            suffix: sorted(&tables.selector.suffix),
-            rcpt: sorted(&tables.selector.rcpt),
+            exact: tables.selector.exact.sorted(),
+            suffix: tables.selector.suffix.sorted(),
+            rcpt: tables.selector.rcpt.sorted(),
             global: tables.selector.global,
         },
         scopes,
@@ -465,42 +459,7 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
         let members = read_rules(bytes, data_start, &s.rules, &s.name, nrules)?;
         scopes.push(CompiledScope::new(s.name.clone(), members));
     }
-    let fits = |h: &Hit| match h {
-        Hit::Exact {
-            scope,
-            rule,
-            offset,
-            text,
-            fold,
-        } => {
-            text.len() == fold.len()
-                && (*offset as usize) < text.len()
-                && matches!(
-                    scopes
-                        .get(*scope as usize)
-                        .and_then(|s: &CompiledScope<&[u32]>| s.rules.get(*rule as usize))
-                        .map(|m| &m.check),
-                    Some(Check::Literal { .. })
-                )
-        }
-        Hit::Group { scope, rule, group } => matches!(
-            scopes
-                .get(*scope as usize)
-                .and_then(|s: &CompiledScope<&[u32]>| s.rules.get(*rule as usize))
-                .map(|m| &m.check),
-            Some(Check::Dfa { groups, .. }) if group < groups
-        ),
-    };
-    let sorted = contents
-        .literals
-        .iter()
-        .all(|(_, h)| h.windows(2).all(|w| w[0].at().0 <= w[1].at().0));
-    if !sorted || !contents.literals.iter().flat_map(|(_, h)| h).all(fits) {
-        return Err(corrupt(
-            "the prefilter refers to a rule that does not exist",
-        ));
-    }
-    let prefilter = Prefilter::new(contents.literals.clone()).map_err(corrupt)?;
+    let prefilter = Prefilter::new(contents.literals, &scopes).map_err(corrupt)?;
     let in_range = |v: &[(String, usize)]| v.iter().all(|(_, i)| *i < nscopes);
     let sel = &contents.selector;
     if !in_range(&sel.exact)

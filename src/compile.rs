@@ -297,7 +297,7 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         scopes.push(compiled);
     }
     stats.literals = literals.len();
-    let prefilter = match Prefilter::new(literals) {
+    let prefilter = match Prefilter::new(literals, &scopes) {
         Ok(p) => p,
         Err(e) => {
             if let Some(rule) = rules.rules.first() {
@@ -667,13 +667,13 @@ pub fn selector(rules: &RuleSet) -> Selector {
         for key in &scope.keys {
             match key {
                 ScopeKey::MxExact(h) => {
-                    sel.exact.entry(h.clone()).or_insert(i);
+                    sel.exact.insert(h.clone(), i);
                 }
                 ScopeKey::MxSuffix(s) => {
-                    sel.suffix.entry(s.clone()).or_insert(i);
+                    sel.suffix.insert(s.clone(), i);
                 }
                 ScopeKey::RcptDomain(d) => {
-                    sel.rcpt.entry(d.clone()).or_insert(i);
+                    sel.rcpt.insert(d.clone(), i);
                 }
                 ScopeKey::Global => {
                     sel.global.get_or_insert(i);

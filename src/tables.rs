@@ -21,7 +21,7 @@
 //! The [`Selector`] maps a bounce to the scopes to try: exact host, host
 //! suffixes longest first, recipient domain, global.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ops::ControlFlow;
 
 use aho_corasick::automaton::Automaton as _;
@@ -116,14 +116,164 @@ impl Hit {
     }
 }
 
-/// True when `found` is `text`, letters marked in `fold` in either case.
-fn same_text(found: &[u8], text: &[u8], fold: &[bool]) -> bool {
-    found.len() == text.len()
-        && found
-            .iter()
-            .zip(text)
-            .zip(fold)
-            .all(|((&f, &t), &fold)| f == t || (fold && f.to_ascii_lowercase() == t))
+/// True when `found` is `text` where `mask` is 0 and `text` in either case
+/// where `mask` is 0x20 (`text` is lowercase there). Eight bytes at a time.
+fn same_masked(found: &[u8], text: &[u8], mask: &[u8]) -> bool {
+    if found.len() != text.len() || mask.len() != text.len() {
+        return false;
+    }
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let (f, t, m) = (
+        found.chunks_exact(8),
+        text.chunks_exact(8),
+        mask.chunks_exact(8),
+    );
+    let tail = f
+        .remainder()
+        .iter()
+        .zip(t.remainder())
+        .zip(m.remainder())
+        .all(|((&f, &t), &m)| f | m == t);
+    tail && f
+        .zip(t)
+        .zip(m)
+        .all(|((f, t), m)| word(f) | word(m) == word(t))
+}
+
+/// A hit as the search reads it.
+#[derive(Clone, Copy, Debug)]
+struct Fast {
+    /// The rule, an index into its scope's rules.
+    rule: u32,
+    /// [`Fast::EXACT`], or the literal group.
+    group: u8,
+    /// The anchors of an exact rule.
+    start: bool,
+    end: bool,
+    /// An exact rule's text: `Index::text[text..text + len]`, the key
+    /// found `offset` bytes into it.
+    text: u32,
+    len: u32,
+    offset: u32,
+}
+
+impl Fast {
+    const EXACT: u8 = u8::MAX;
+}
+
+/// The hits of every key laid out for the search: per key and scope, its
+/// hits (by rule); the exact texts in one buffer.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    /// (key, scope) to `hits[from..to]`.
+    slots: FxHashMap<(u32, u32), (u32, u32)>,
+    hits: Vec<Fast>,
+    /// Exact texts, lowercase where folded.
+    text: Vec<u8>,
+    /// Per byte of `text`: 0x20 where a letter matches either case, else 0.
+    mask: Vec<u8>,
+}
+
+impl Index {
+    /// Lays out `literals`, checking every hit against `scopes`: an exact
+    /// hit must be about a literal rule, a group hit about a DFA rule with
+    /// that group, and hits must be sorted by scope.
+    fn new<T: AsRef<[u32]>>(
+        literals: &[(Vec<u8>, Vec<Hit>)],
+        scopes: &[CompiledScope<T>],
+    ) -> Result<Index, String> {
+        let mut ix = Index::default();
+        let n = |x: usize| u32::try_from(x).map_err(|_| String::from("the prefilter is too big"));
+        for (key_index, (key, hits)) in literals.iter().enumerate() {
+            if !hits.windows(2).all(|w| w[0].at().0 <= w[1].at().0) {
+                return Err(format!(
+                    "the hits of literal {key:?} are not sorted by scope"
+                ));
+            }
+            let mut rest = hits.as_slice();
+            while let Some(first) = rest.first() {
+                let scope = first.at().0;
+                let same = rest.iter().take_while(|h| h.at().0 == scope).count();
+                let (these, more) = rest.split_at(same);
+                rest = more;
+                let from = ix.hits.len();
+                for hit in these {
+                    let fast = ix.fast(hit, scopes)?;
+                    ix.hits.push(fast);
+                }
+                ix.hits[from..].sort_by_key(|h| h.rule);
+                ix.slots
+                    .insert((n(key_index)?, scope), (n(from)?, n(ix.hits.len())?));
+            }
+        }
+        n(ix.text.len())?;
+        Ok(ix)
+    }
+
+    fn fast<T: AsRef<[u32]>>(
+        &mut self,
+        hit: &Hit,
+        scopes: &[CompiledScope<T>],
+    ) -> Result<Fast, String> {
+        let (scope, rule) = hit.at();
+        let check = scopes
+            .get(scope as usize)
+            .and_then(|s| s.rules.get(rule as usize))
+            .map(|r| &r.check);
+        let wrong = || {
+            format!(
+                "the prefilter refers to rule {rule} of scope {scope}, which is not of its kind"
+            )
+        };
+        match (hit, check) {
+            (
+                Hit::Exact {
+                    offset, text, fold, ..
+                },
+                Some(&Check::Literal { start, end }),
+            ) if text.len() == fold.len() && (*offset as usize) < text.len() => {
+                let at = self.text.len();
+                for (&b, &f) in text.iter().zip(fold) {
+                    let folded = f && b.is_ascii_alphabetic();
+                    self.text
+                        .push(if folded { b.to_ascii_lowercase() } else { b });
+                    self.mask.push(if folded { 0x20 } else { 0 });
+                }
+                Ok(Fast {
+                    rule,
+                    group: Fast::EXACT,
+                    start,
+                    end,
+                    text: u32::try_from(at).map_err(|_| wrong())?,
+                    len: u32::try_from(text.len()).map_err(|_| wrong())?,
+                    offset: *offset,
+                })
+            }
+            (Hit::Group { group, .. }, Some(Check::Dfa { groups, .. })) if group < groups => {
+                Ok(Fast {
+                    rule,
+                    group: *group,
+                    start: false,
+                    end: false,
+                    text: 0,
+                    len: 0,
+                    offset: 0,
+                })
+            }
+            _ => Err(wrong()),
+        }
+    }
+
+    /// The hits of key `key` in scope `scope`.
+    fn hits(&self, key: u32, scope: u32) -> &[Fast] {
+        match self.slots.get(&(key, scope)) {
+            Some(&(from, to)) => self
+                .hits
+                .get(from as usize..to as usize)
+                .unwrap_or_default(),
+            None => &[],
+        }
+    }
 }
 
 /// The literals of all rules of all scopes and the one automaton that
@@ -134,6 +284,7 @@ pub struct Prefilter {
     /// The literals, lowercase, and what finding each says (sorted by
     /// scope).
     pub literals: Vec<(Vec<u8>, Vec<Hit>)>,
+    index: Index,
     searcher: Option<aho_corasick::dfa::DFA>,
 }
 
@@ -144,8 +295,13 @@ impl PartialEq for Prefilter {
 }
 
 impl Prefilter {
-    /// Builds the searcher over `literals`.
-    pub fn new(literals: Vec<(Vec<u8>, Vec<Hit>)>) -> Result<Prefilter, String> {
+    /// Builds the searcher over `literals`, whose hits must be about the
+    /// rules of `scopes` (an error says which is not).
+    pub fn new<T: AsRef<[u32]>>(
+        literals: Vec<(Vec<u8>, Vec<Hit>)>,
+        scopes: &[CompiledScope<T>],
+    ) -> Result<Prefilter, String> {
+        let index = Index::new(&literals, scopes)?;
         let searcher = if literals.is_empty() {
             None
         } else {
@@ -159,17 +315,17 @@ impl Prefilter {
                     .map_err(|e| e.to_string())?,
             )
         };
-        Ok(Prefilter { literals, searcher })
+        Ok(Prefilter {
+            literals,
+            index,
+            searcher,
+        })
     }
 
     /// One pass over `hay`: for each scope of `scopes` (its index in
     /// `tables.scopes`, tried in this order), the lowest literal rule found
     /// that `accepts` (every one, with `all`), and the literal groups found.
-    fn scan<T: AsRef<[u32]>, F: Fn(usize, u32) -> bool>(
-        &self,
-        search: &Search<'_, T, F>,
-        sc: &mut Scratch,
-    ) {
+    fn scan<F: Fn(usize, u32) -> bool>(&self, search: &Search<'_, F>, sc: &mut Scratch) {
         sc.best.clear();
         sc.best.resize(search.scopes.len(), u32::MAX);
         sc.groups.clear();
@@ -182,11 +338,9 @@ impl Prefilter {
         let Ok(mut sid) = ac.start_state(aho_corasick::Anchored::No) else {
             return;
         };
-        for (at, &b) in search.hay.iter().enumerate() {
-            sid = ac.next_state(aho_corasick::Anchored::No, sid, b);
-            if !ac.is_special(sid) {
-                continue;
-            }
+        let mut at = 0;
+        while let Some((end, next)) = walk(ac, search.hay, at, sid) {
+            (at, sid) = (end, next);
             if ac.is_dead(sid) {
                 return;
             }
@@ -195,20 +349,36 @@ impl Prefilter {
             }
             for i in 0..ac.match_len(sid) {
                 let p = ac.match_pattern(sid, i);
-                if let Some((_, hits)) = self.literals.get(p.as_usize()) {
-                    let start = (at + 1).saturating_sub(ac.pattern_len(p));
-                    search.on_literal(hits, start, sc);
-                }
+                let start = end.saturating_sub(ac.pattern_len(p));
+                search.on_literal(&self.index, p.as_u32(), start, sc);
             }
         }
     }
 }
 
+/// Walks `ac` over `hay` from `at` in state `sid` to the next special
+/// state (a match, or dead): the position after the byte that led there,
+/// and the state. Its own function, so that the state stays in a register.
+#[inline(never)]
+fn walk(
+    ac: &aho_corasick::dfa::DFA,
+    hay: &[u8],
+    at: usize,
+    mut sid: aho_corasick::automaton::StateID,
+) -> Option<(usize, aho_corasick::automaton::StateID)> {
+    for (i, &b) in hay.get(at..)?.iter().enumerate() {
+        sid = ac.next_state(aho_corasick::Anchored::No, sid, b);
+        if ac.is_special(sid) {
+            return Some((at + i + 1, sid));
+        }
+    }
+    None
+}
+
 /// What one search looks at.
-struct Search<'a, T: AsRef<[u32]>, F> {
-    /// The scopes tried, in order (indexes into `tables`).
+struct Search<'a, F> {
+    /// The scopes tried, in order (indexes into the tables' scopes).
     scopes: &'a [usize],
-    tables: &'a [CompiledScope<T>],
     hay: &'a [u8],
     /// Every rule found, not only the lowest of each scope.
     all: bool,
@@ -216,78 +386,63 @@ struct Search<'a, T: AsRef<[u32]>, F> {
     accepts: F,
 }
 
-impl<T: AsRef<[u32]>, F: Fn(usize, u32) -> bool> Search<'_, T, F> {
-    /// What finding a literal whose `hits` these are, at `start`, says
-    /// about the rules of the tried scopes.
-    fn on_literal(&self, hits: &[Hit], start: usize, sc: &mut Scratch) {
-        // Hits are sorted by scope: only the tried scopes' are read.
+impl<F: Fn(usize, u32) -> bool> Search<'_, F> {
+    /// What finding key `key` at `start` says about the rules of the
+    /// tried scopes.
+    fn on_literal(&self, ix: &Index, key: u32, start: usize, sc: &mut Scratch) {
         for (k, &s) in self.scopes.iter().enumerate() {
-            let from = hits.partition_point(|h| (h.at().0 as usize) < s);
-            for hit in hits[from..].iter().take_while(|h| h.at().0 as usize == s) {
-                let rule = hit.at().1;
-                if !self.all && rule >= sc.best[k] {
-                    continue;
+            let Ok(scope) = u32::try_from(s) else {
+                continue;
+            };
+            // A scope's hits of a key are sorted by rule: once past the
+            // best rule found, none can matter.
+            for h in ix.hits(key, scope) {
+                if !self.all && h.rule >= sc.best[k] {
+                    break;
                 }
-                match hit {
-                    Hit::Exact {
-                        offset, text, fold, ..
-                    } => {
-                        if !self.exact_at(s, rule, start, *offset as usize, text, fold) {
-                            continue;
-                        }
-                        if self.all {
-                            sc.exact.push((k, rule));
-                        } else {
-                            sc.best[k] = rule;
-                        }
+                if h.group == Fast::EXACT {
+                    if !self.exact_at(ix, h, start) || !(self.accepts)(s, h.rule) {
+                        continue;
                     }
-                    Hit::Group { group, .. } => {
-                        let bit = 1u8 << group;
-                        match sc
-                            .groups
-                            .iter_mut()
-                            .find(|(kk, r, _)| *kk == k && *r == rule)
-                        {
-                            Some((_, _, bits)) => *bits |= bit,
-                            None => sc.groups.push((k, rule, bit)),
-                        }
+                    if self.all {
+                        sc.exact.push((k, h.rule));
+                    } else {
+                        sc.best[k] = h.rule;
+                    }
+                } else {
+                    let bit = 1u8 << h.group;
+                    match sc
+                        .groups
+                        .iter_mut()
+                        .find(|(kk, r, _)| *kk == k && *r == h.rule)
+                    {
+                        Some((_, _, bits)) => *bits |= bit,
+                        None => sc.groups.push((k, h.rule, bit)),
                     }
                 }
             }
         }
     }
 
-    /// True when literal rule `rule` of scope `s` matches: its `text` lies
-    /// `offset` bytes before the key found at `key_start`, where its
-    /// anchors allow, and its conditions hold.
-    fn exact_at(
-        &self,
-        s: usize,
-        rule: u32,
-        key_start: usize,
-        offset: usize,
-        text: &[u8],
-        fold: &[bool],
-    ) -> bool {
-        let Some(Check::Literal { start, end }) = self
-            .tables
-            .get(s)
-            .and_then(|t| t.rules.get(rule as usize))
-            .map(|r| &r.check)
-        else {
+    /// True when exact hit `h`'s text lies `offset` bytes before the key
+    /// found at `key_start`, where its anchors allow.
+    fn exact_at(&self, ix: &Index, h: &Fast, key_start: usize) -> bool {
+        let Some(from) = key_start.checked_sub(h.offset as usize) else {
             return false;
         };
-        let Some(from) = key_start.checked_sub(offset) else {
+        let to = from + h.len as usize;
+        if (h.start && from != 0) || (h.end && to != self.hay.len()) {
             return false;
-        };
-        let to = from + text.len();
-        let anchored = (!*start || from == 0) && (!*end || to == self.hay.len());
-        anchored
-            && self
-                .hay
-                .get(from..to)
-                .is_some_and(|f| same_text(f, text, fold))
-            && (self.accepts)(s, rule)
+        }
+        let text = h.text as usize..h.text as usize + h.len as usize;
+        match (
+            self.hay.get(from..to),
+            ix.text.get(text.clone()),
+            ix.mask.get(text),
+        ) {
+            (Some(found), Some(text), Some(mask)) => same_masked(found, text, mask),
+            _ => false,
+        }
     }
 }
 
@@ -413,7 +568,6 @@ impl<T: AsRef<[u32]>> Tables<T> {
             });
             let search = Search {
                 scopes: &scopes,
-                tables: &self.scopes,
                 hay,
                 all: false,
                 accepts: &accepts,
@@ -459,7 +613,6 @@ impl<T: AsRef<[u32]>> Tables<T> {
         let mut sc = Scratch::default();
         let search = Search {
             scopes: &[scope],
-            tables: &self.scopes,
             hay,
             all: true,
             accepts: &accepts,
@@ -487,12 +640,70 @@ impl<T: AsRef<[u32]>> Tables<T> {
     }
 }
 
+/// Names (hosts, suffixes, domains) to scopes. A name whose length no
+/// key has is answered without hashing it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keys {
+    map: FxHashMap<String, usize>,
+    /// Bit `n`: some key is `n` bytes long (keys of 256 bytes or more set
+    /// no bit and are always looked up).
+    lengths: [u64; 4],
+}
+
+impl Keys {
+    /// Adds `name` for `scope`, unless `name` already has a scope.
+    pub fn insert(&mut self, name: String, scope: usize) {
+        if let Some(w) = self.lengths.get_mut(name.len() / 64) {
+            *w |= 1 << (name.len() % 64);
+        }
+        self.map.entry(name).or_insert(scope);
+    }
+
+    /// The scope of `name`.
+    pub fn get(&self, name: &str) -> Option<usize> {
+        if self
+            .lengths
+            .get(name.len() / 64)
+            .is_some_and(|w| w & (1 << (name.len() % 64)) == 0)
+        {
+            return None;
+        }
+        self.map.get(name).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every name and its scope, sorted by name.
+    pub fn sorted(&self) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = self.map.iter().map(|(k, &s)| (k.clone(), s)).collect();
+        v.sort();
+        v
+    }
+
+    /// True when every scope is below `n`.
+    pub fn all_below(&self, n: usize) -> bool {
+        self.map.values().all(|&s| s < n)
+    }
+}
+
+impl FromIterator<(String, usize)> for Keys {
+    fn from_iter<I: IntoIterator<Item = (String, usize)>>(iter: I) -> Keys {
+        let mut keys = Keys::default();
+        for (name, scope) in iter {
+            keys.insert(name, scope);
+        }
+        keys
+    }
+}
+
 /// Which scopes apply to a bounce, most specific first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selector {
-    pub exact: HashMap<String, usize>,
-    pub suffix: HashMap<String, usize>,
-    pub rcpt: HashMap<String, usize>,
+    pub exact: Keys,
+    pub suffix: Keys,
+    pub rcpt: Keys,
     pub global: Option<usize>,
 }
 
@@ -531,17 +742,17 @@ impl Selector {
         };
         let flow = (|| {
             if let Some(host) = mx.filter(|h| !h.is_empty()) {
-                if let Some(&s) = self.exact.get(host) {
+                if let Some(s) = self.exact.get(host) {
                     visit(s, Reason::ExactHost)?;
                 }
                 if !self.suffix.is_empty() {
                     // `a.b.mail.ru`, `b.mail.ru`, `mail.ru`, `ru`: label-aligned suffixes, longest first.
                     let mut rest = host;
                     loop {
-                        if let Some(&s) = self.suffix.get(rest) {
+                        if let Some(s) = self.suffix.get(rest) {
                             visit(s, Reason::HostSuffix)?;
                         }
-                        match rest.find('.') {
+                        match rest.bytes().position(|b| b == b'.') {
                             Some(i) => rest = &rest[i + 1..],
                             None => break,
                         }
@@ -549,7 +760,7 @@ impl Selector {
                 }
             }
             if let Some(d) = rcpt_domain
-                && let Some(&s) = self.rcpt.get(d)
+                && let Some(s) = self.rcpt.get(d)
             {
                 visit(s, Reason::RecipientDomain)?;
             }
