@@ -38,7 +38,8 @@
 //! `MXBENCH_BUDGET_S`, `MXBENCH_N_20K`, `MXBENCH_SUBSET_20K`,
 //! `MXBENCH_SKIP_20K=1`, `MXBENCH_SKIP_ANALYSIS=1`, `MXBENCH_SKIP_E2E=1`,
 //! `MXBENCH_KEEP_TMP=1` (keep the generated `rules.mxc` and
-//! `bounces.jsonl`), `MXBENCH_ONLY=classify` (only generate, compile and run
+//! `bounces.jsonl`), `MXBENCH_MIX=light` or `heavy` (classify one mix
+//! only), `MXBENCH_ONLY=classify` (only generate, compile and run
 //! engine (a) in a loop: for `perf record`).
 
 use std::collections::HashMap;
@@ -1687,7 +1688,11 @@ fn main() -> ExitCode {
         print_build(&g, &b);
         sets2k.push((mix, g, b));
     }
+    let only_mix = std::env::var("MXBENCH_MIX").ok();
     for (mix, g, b) in sets2k {
+        if only_mix.as_deref().is_some_and(|m| m != mix.name()) {
+            continue;
+        }
         println!();
         println!(
             "=== {} mix, 2,200 rules: analysis and classification ===",

@@ -79,6 +79,8 @@ pub struct Stats {
     /// Distinct literal keys the prefilter searches for (the last bytes of
     /// each literal), over all scopes.
     pub literals: usize,
+    /// Bytes of the literal automaton.
+    pub prefilter_bytes: usize,
     #[serde(serialize_with = "ser_ms")]
     pub elapsed: Duration,
     pub dfa_size_limit: usize,
@@ -88,13 +90,14 @@ impl Stats {
     /// One line for people: how the rules are found, DFA bytes, time.
     pub fn summary(&self) -> String {
         format!(
-            "{} rules in {} scopes: {} found by their literals alone, {} by a DFA behind literal groups, {} by a DFA run on every reply of their scope; {} literal keys; {} bytes of DFAs (largest {} bytes, cap {} bytes); {:.1} ms",
+            "{} rules in {} scopes: {} found by their literals alone, {} by a DFA behind literal groups, {} by a DFA run on every reply of their scope; {} literal keys ({} bytes of automaton); {} bytes of DFAs (largest {} bytes, cap {} bytes); {:.1} ms",
             self.rules,
             self.scopes,
             self.literal_rules,
             self.group_rules,
             self.always_rules,
             self.literals,
+            self.prefilter_bytes,
             self.dfa_bytes,
             self.largest_dfa_bytes,
             self.dfa_size_limit,
@@ -314,6 +317,7 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
     if !diags.is_empty() {
         return Err(diags);
     }
+    stats.prefilter_bytes = prefilter.memory_usage();
     let selector = selector(&rules);
     stats.elapsed = started.elapsed();
     Ok((

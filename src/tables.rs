@@ -24,9 +24,10 @@
 use rustc_hash::FxHashMap;
 use std::ops::ControlFlow;
 
-use aho_corasick::automaton::Automaton as _;
+use aho_corasick::Anchored;
+use aho_corasick::automaton::{Automaton as _, StateID};
+use regex_automata::Input;
 use regex_automata::dfa::{Automaton, dense};
-use regex_automata::{Anchored, Input};
 use serde::{Deserialize, Serialize};
 
 use crate::model::RuleId;
@@ -70,7 +71,7 @@ impl<T: AsRef<[u32]>> std::fmt::Debug for ScopeRule<T> {
 /// first match, and at once when the DFA dies (a `^`-anchored rule whose
 /// start the reply does not have).
 fn dfa_matches<T: AsRef<[u32]>>(dfa: &dense::DFA<T>, hay: &[u8]) -> bool {
-    let input = Input::new(hay).anchored(Anchored::No);
+    let input = Input::new(hay).anchored(regex_automata::Anchored::No);
     let Ok(mut s) = dfa.start_state_forward(&input) else {
         return false;
     };
@@ -322,6 +323,11 @@ impl Prefilter {
         })
     }
 
+    /// Bytes of the automaton's tables.
+    pub fn memory_usage(&self) -> usize {
+        self.searcher.as_ref().map_or(0, |ac| ac.memory_usage())
+    }
+
     /// One pass over `hay`: for each scope of `scopes` (its index in
     /// `tables.scopes`, tried in this order), the lowest literal rule found
     /// that `accepts` (every one, with `all`), and the literal groups found.
@@ -335,25 +341,84 @@ impl Prefilter {
         };
         // The automaton walked by hand: a match state lists every literal
         // that ends at this byte, overlaps included.
-        let Ok(mut sid) = ac.start_state(aho_corasick::Anchored::No) else {
+        let Ok(start) = ac.start_state(Anchored::No) else {
             return;
         };
-        let mut at = 0;
-        while let Some((end, next)) = walk(ac, search.hay, at, sid) {
-            (at, sid) = (end, next);
-            if ac.is_dead(sid) {
-                return;
-            }
+        let hay = search.hay;
+        // What the state `sid` reached after `hay[..end]` says, keeping the
+        // literals that end after `after`.
+        let report = |end: usize, sid: StateID, after: usize, sc: &mut Scratch| {
             if !ac.is_match(sid) {
-                continue;
+                return;
             }
             for i in 0..ac.match_len(sid) {
                 let p = ac.match_pattern(sid, i);
-                let start = end.saturating_sub(ac.pattern_len(p));
-                search.on_literal(&self.index, p.as_u32(), start, sc);
+                if end > after {
+                    let start = end.saturating_sub(ac.pattern_len(p));
+                    search.on_literal(&self.index, p.as_u32(), start, sc);
+                }
+            }
+        };
+        // Each step of a walk waits for the state of the step before. Two
+        // halves of the reply walked at once overlap those waits. The
+        // second half starts as far before the middle as the longest
+        // literal, less one: every literal ending after the middle is found
+        // whole there, and the ones ending before it are the first half's.
+        let longest = ac.max_pattern_len().max(1);
+        let mut lanes = [(0, start), (hay.len(), start)];
+        let mut ends = [hay.len(), hay.len()];
+        let mid = hay.len() / 2;
+        if mid >= 2 * longest {
+            lanes[1].0 = mid + 1 - longest;
+            ends[0] = mid;
+            while walk2(ac, hay, &mut lanes, ends) {
+                for (lane, &(at, sid)) in lanes.iter().enumerate() {
+                    if ac.is_dead(sid) {
+                        return;
+                    }
+                    report(at, sid, if lane == 0 { 0 } else { mid }, sc);
+                }
+            }
+        }
+        for (lane, &(mut at, mut sid)) in lanes.iter().enumerate() {
+            let after = if lane == 0 { 0 } else { mid };
+            while let Some((end, next)) =
+                walk(ac, hay.get(..ends[lane]).unwrap_or_default(), at, sid)
+            {
+                (at, sid) = (end, next);
+                if ac.is_dead(sid) {
+                    return;
+                }
+                report(at, sid, after, sc);
             }
         }
     }
+}
+
+/// Walks two lanes, each a (position, state), one byte each per step,
+/// until one is in a special state (true) or one reaches its end (false).
+#[inline(never)]
+fn walk2(
+    ac: &aho_corasick::dfa::DFA,
+    hay: &[u8],
+    lanes: &mut [(usize, StateID); 2],
+    ends: [usize; 2],
+) -> bool {
+    let [(a, mut sa), (b, mut sb)] = *lanes;
+    let n = ends[0].saturating_sub(a).min(ends[1].saturating_sub(b));
+    let (Some(ha), Some(hb)) = (hay.get(a..a + n), hay.get(b..b + n)) else {
+        return false;
+    };
+    for (i, (&x, &y)) in ha.iter().zip(hb).enumerate() {
+        sa = ac.next_state(Anchored::No, sa, x);
+        sb = ac.next_state(Anchored::No, sb, y);
+        if ac.is_special(sa) | ac.is_special(sb) {
+            *lanes = [(a + i + 1, sa), (b + i + 1, sb)];
+            return true;
+        }
+    }
+    *lanes = [(a + n, sa), (b + n, sb)];
+    false
 }
 
 /// Walks `ac` over `hay` from `at` in state `sid` to the next special
@@ -364,10 +429,10 @@ fn walk(
     ac: &aho_corasick::dfa::DFA,
     hay: &[u8],
     at: usize,
-    mut sid: aho_corasick::automaton::StateID,
-) -> Option<(usize, aho_corasick::automaton::StateID)> {
+    mut sid: StateID,
+) -> Option<(usize, StateID)> {
     for (i, &b) in hay.get(at..)?.iter().enumerate() {
-        sid = ac.next_state(aho_corasick::Anchored::No, sid, b);
+        sid = ac.next_state(Anchored::No, sid, b);
         if ac.is_special(sid) {
             return Some((at + i + 1, sid));
         }

@@ -1312,3 +1312,60 @@ fn reference_follows_the_design() {
     assert_eq!(c.status, None);
     assert_eq!(c.verdict.as_str(), "hard");
 }
+
+/// The literal search walks a long reply in two halves at once. A literal
+/// is found wherever it lies, across the middle too, and once: every rule
+/// below fires at every position of its literal, in replies of every length
+/// around the point where the reply is split, in the compiled tables and
+/// in the reference alike, and `explain` lists exactly the rules that match.
+#[test]
+fn literals_are_found_at_every_position() {
+    let rules = reference::rules_from_text(
+        "lanes.rules",
+        r#"
+policy { 5.1.1 -> quarantine  5.*.* -> hard  4.*.* -> soft }
+global {
+    /mailbox unavailable/ -> 5.1.1
+    /over quota/i -> 5.2.2
+    /relay denied$/ -> 5.7.1
+    /spam(?:hausx|cop) listed.*here/ -> 5.7.1
+    /^550 short/ -> 5.1.1
+}
+"#,
+    );
+    let mut pair = Pair::new(rules, &Options::default());
+    let cases: [(&str, Option<&str>, &str); 5] = [
+        ("mailbox unavailable", None, "lanes.rules:4"),
+        ("OVER Quota", None, "lanes.rules:5"),
+        ("relay denied", Some("end"), "lanes.rules:6"),
+        ("spamcop listed, see here", None, "lanes.rules:7"),
+        ("spamhausx listed here", None, "lanes.rules:7"),
+    ];
+    let mut checked = 0;
+    for len in 30..=110 {
+        for (literal, anchor, rule) in cases {
+            for at in 4..=len - literal.len() {
+                if anchor == Some("end") && at + literal.len() != len {
+                    continue;
+                }
+                let mut reply = String::from("550 ");
+                reply.push_str(&"x".repeat(at - 4));
+                reply.push_str(literal);
+                reply.push_str(&"y".repeat(len - at - literal.len()));
+                let b = Bounce::new(reply.clone());
+                pair.check("lanes", &b, at % 7 == 0);
+                let got = pair.compiled.classify(&b);
+                assert_eq!(got.rule.as_deref(), Some(rule), "{reply:?}");
+                checked += 1;
+            }
+        }
+    }
+    // A reply the anchored rule starts, long enough to be split.
+    let b = Bounce::new(format!("550 short {}", "z".repeat(80)));
+    assert_eq!(
+        pair.compiled.classify(&b).rule.as_deref(),
+        Some("lanes.rules:8")
+    );
+    assert!(checked > 10_000, "{checked} replies checked");
+    pair.finish("literals at every position");
+}
