@@ -334,6 +334,7 @@ impl Prefilter {
     fn scan<F: Fn(usize, u32) -> bool>(&self, search: &Search<'_, F>, sc: &mut Scratch) {
         sc.best.clear();
         sc.best.resize(search.scopes.len(), u32::MAX);
+        sc.deciding = search.scopes.len();
         sc.groups.clear();
         sc.exact.clear();
         let Some(ac) = &self.searcher else {
@@ -455,7 +456,8 @@ impl<F: Fn(usize, u32) -> bool> Search<'_, F> {
     /// What finding key `key` at `start` says about the rules of the
     /// tried scopes.
     fn on_literal(&self, ix: &Index, key: u32, start: usize, sc: &mut Scratch) {
-        for (k, &s) in self.scopes.iter().enumerate() {
+        // Once a scope has a match, the scopes after it cannot decide.
+        for (k, &s) in self.scopes.iter().enumerate().take(sc.deciding) {
             let Ok(scope) = u32::try_from(s) else {
                 continue;
             };
@@ -473,6 +475,7 @@ impl<F: Fn(usize, u32) -> bool> Search<'_, F> {
                         sc.exact.push((k, h.rule));
                     } else {
                         sc.best[k] = h.rule;
+                        sc.deciding = sc.deciding.min(k + 1);
                     }
                 } else {
                     let bit = 1u8 << h.group;
@@ -518,6 +521,9 @@ struct Scratch {
     scopes: Vec<usize>,
     /// Per scope tried: the lowest literal rule found.
     best: Vec<u32>,
+    /// The scopes tried that can still decide: up to the first with a
+    /// literal rule found.
+    deciding: usize,
     /// (scope tried, rule, groups found as bits).
     groups: Vec<(usize, u32, u8)>,
     /// Every literal rule found, with `all`.
