@@ -146,8 +146,13 @@ fn same_masked(found: &[u8], text: &[u8], mask: &[u8]) -> bool {
 struct Fast {
     /// The rule, an index into its scope's rules.
     rule: u32,
+    /// The rule's place among the rules of all scopes.
+    id: u32,
     /// [`Fast::EXACT`], or the literal group.
     group: u8,
+    /// A DFA rule's literal groups, as bits: all found when the bits
+    /// recorded are these.
+    full: u8,
     /// The anchors of an exact rule.
     start: bool,
     end: bool,
@@ -173,6 +178,10 @@ struct Index {
     text: Vec<u8>,
     /// Per byte of `text`: 0x20 where a letter matches either case, else 0.
     mask: Vec<u8>,
+    /// Where each scope's rules start among the rules of all scopes.
+    first_id: Vec<u32>,
+    /// The rules of all scopes.
+    ids: usize,
 }
 
 impl Index {
@@ -185,6 +194,13 @@ impl Index {
     ) -> Result<Index, String> {
         let mut ix = Index::default();
         let n = |x: usize| u32::try_from(x).map_err(|_| String::from("the prefilter is too big"));
+        let mut ids = 0;
+        for s in scopes {
+            ix.first_id.push(n(ids)?);
+            ids += s.rules.len();
+        }
+        n(ids)?;
+        ix.ids = ids;
         for (key_index, (key, hits)) in literals.iter().enumerate() {
             if !hits.windows(2).all(|w| w[0].at().0 <= w[1].at().0) {
                 return Err(format!(
@@ -221,6 +237,10 @@ impl Index {
             .get(scope as usize)
             .and_then(|s| s.rules.get(rule as usize))
             .map(|r| &r.check);
+        let id = self
+            .first_id
+            .get(scope as usize)
+            .map_or(0, |&first| first.saturating_add(rule));
         let wrong = || {
             format!(
                 "the prefilter refers to rule {rule} of scope {scope}, which is not of its kind"
@@ -242,7 +262,9 @@ impl Index {
                 }
                 Ok(Fast {
                     rule,
+                    id,
                     group: Fast::EXACT,
+                    full: 0,
                     start,
                     end,
                     text: u32::try_from(at).map_err(|_| wrong())?,
@@ -253,7 +275,9 @@ impl Index {
             (Hit::Group { group, .. }, Some(Check::Dfa { groups, .. })) if group < groups => {
                 Ok(Fast {
                     rule,
+                    id,
                     group: *group,
+                    full: u8::try_from((1u32 << groups) - 1).map_err(|_| wrong())?,
                     start: false,
                     end: false,
                     text: 0,
@@ -335,7 +359,16 @@ impl Prefilter {
         sc.best.clear();
         sc.best.resize(search.scopes.len(), u32::MAX);
         sc.deciding = search.scopes.len();
-        sc.groups.clear();
+        sc.ready.clear();
+        for &id in &sc.touched {
+            if let Some(b) = sc.bits.get_mut(id as usize) {
+                *b = 0;
+            }
+        }
+        sc.touched.clear();
+        if sc.bits.len() < self.index.ids {
+            sc.bits.resize(self.index.ids, 0);
+        }
         sc.exact.clear();
         let Some(ac) = &self.searcher else {
             return;
@@ -477,15 +510,17 @@ impl<F: Fn(usize, u32) -> bool> Search<'_, F> {
                         sc.best[k] = h.rule;
                         sc.deciding = sc.deciding.min(k + 1);
                     }
-                } else {
-                    let bit = 1u8 << h.group;
-                    match sc
-                        .groups
-                        .iter_mut()
-                        .find(|(kk, r, _)| *kk == k && *r == h.rule)
-                    {
-                        Some((_, _, bits)) => *bits |= bit,
-                        None => sc.groups.push((k, h.rule, bit)),
+                } else if h.full == 1 {
+                    sc.ready.push((k, h.rule));
+                } else if let Some(bits) = sc.bits.get_mut(h.id as usize) {
+                    // The groups found so far, per rule of all scopes.
+                    if *bits == 0 {
+                        sc.touched.push(h.id);
+                    }
+                    let was = *bits;
+                    *bits |= 1 << h.group;
+                    if *bits == h.full && was != h.full {
+                        sc.ready.push((k, h.rule));
                     }
                 }
             }
@@ -524,8 +559,12 @@ struct Scratch {
     /// The scopes tried that can still decide: up to the first with a
     /// literal rule found.
     deciding: usize,
-    /// (scope tried, rule, groups found as bits).
-    groups: Vec<(usize, u32, u8)>,
+    /// (scope tried, rule): DFA rules whose literal groups were all found.
+    ready: Vec<(usize, u32)>,
+    /// Per rule of all scopes: the literal groups found, as bits.
+    bits: Vec<u8>,
+    /// The rules whose `bits` are not 0.
+    touched: Vec<u32>,
     /// Every literal rule found, with `all`.
     exact: Vec<(usize, u32)>,
     candidates: Vec<u32>,
@@ -563,20 +602,16 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
     }
 
     /// The DFA rules to run, ascending: those whose groups were all found
-    /// (`groups`: scope tried `k`'s entries) and those without groups,
+    /// (`ready`: scope tried `k`'s entries) and those without groups,
     /// below `below`.
-    fn candidates(&self, k: usize, groups: &[(usize, u32, u8)], below: u32, out: &mut Vec<u32>) {
+    fn candidates(&self, k: usize, ready: &[(usize, u32)], below: u32, out: &mut Vec<u32>) {
         out.clear();
-        for &(kk, rule, bits) in groups {
-            if kk == k
-                && rule < below
-                && let Some(Check::Dfa { groups, .. }) =
-                    self.rules.get(rule as usize).map(|r| &r.check)
-                && u32::from(bits) == (1u32 << groups) - 1
-            {
-                out.push(rule);
-            }
-        }
+        out.extend(
+            ready
+                .iter()
+                .filter(|&&(kk, rule)| kk == k && rule < below)
+                .map(|&(_, rule)| rule),
+        );
         out.extend(self.always.iter().copied().filter(|&r| r < below));
         out.sort_unstable();
         out.dedup();
@@ -651,7 +686,7 @@ impl<T: AsRef<[u32]>> Tables<T> {
                 };
                 let best = sc.best[k];
                 let mut candidates = std::mem::take(&mut sc.candidates);
-                scope.candidates(k, &sc.groups, best, &mut candidates);
+                scope.candidates(k, &sc.ready, best, &mut candidates);
                 let dfa = candidates
                     .iter()
                     .copied()
@@ -691,7 +726,7 @@ impl<T: AsRef<[u32]>> Tables<T> {
         self.prefilter.scan(&search, &mut sc);
         let mut found: Vec<u32> = sc.exact.iter().map(|&(_, r)| r).collect();
         let mut candidates = Vec::new();
-        cs.candidates(0, &sc.groups, u32::MAX, &mut candidates);
+        cs.candidates(0, &sc.ready, u32::MAX, &mut candidates);
         found.extend(
             candidates
                 .into_iter()
