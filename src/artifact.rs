@@ -459,7 +459,7 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
         let members = read_rules(bytes, data_start, &s.rules, &s.name, nrules)?;
         scopes.push(CompiledScope::new(s.name.clone(), members));
     }
-    let prefilter = Prefilter::new(contents.literals, &scopes).map_err(corrupt)?;
+    let prefilter = Prefilter::new(contents.literals, &scopes, &contents.rules).map_err(corrupt)?;
     let in_range = |v: &[(String, usize)]| v.iter().all(|(_, i)| *i < nscopes);
     let sel = &contents.selector;
     if !in_range(&sel.exact)

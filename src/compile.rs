@@ -300,7 +300,7 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         scopes.push(compiled);
     }
     stats.literals = literals.len();
-    let prefilter = match Prefilter::new(literals, &scopes) {
+    let prefilter = match Prefilter::new(literals, &scopes, &rules) {
         Ok(p) => p,
         Err(e) => {
             if let Some(rule) = rules.rules.first() {

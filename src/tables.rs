@@ -153,6 +153,8 @@ struct Fast {
     /// A DFA rule's literal groups, as bits: all found when the bits
     /// recorded are these.
     full: u8,
+    /// The rule has no `initial` or `reported` condition.
+    plain: bool,
     /// The anchors of an exact rule.
     start: bool,
     end: bool,
@@ -191,6 +193,7 @@ impl Index {
     fn new<T: AsRef<[u32]>>(
         literals: &[(Vec<u8>, Vec<Hit>)],
         scopes: &[CompiledScope<T>],
+        rules: &crate::model::RuleSet,
     ) -> Result<Index, String> {
         let mut ix = Index::default();
         let n = |x: usize| u32::try_from(x).map_err(|_| String::from("the prefilter is too big"));
@@ -215,7 +218,7 @@ impl Index {
                 rest = more;
                 let from = ix.hits.len();
                 for hit in these {
-                    let fast = ix.fast(hit, scopes)?;
+                    let fast = ix.fast(hit, scopes, rules)?;
                     ix.hits.push(fast);
                 }
                 ix.hits[from..].sort_by_key(|h| h.rule);
@@ -231,12 +234,16 @@ impl Index {
         &mut self,
         hit: &Hit,
         scopes: &[CompiledScope<T>],
+        rules: &crate::model::RuleSet,
     ) -> Result<Fast, String> {
         let (scope, rule) = hit.at();
-        let check = scopes
+        let member = scopes
             .get(scope as usize)
-            .and_then(|s| s.rules.get(rule as usize))
-            .map(|r| &r.check);
+            .and_then(|s| s.rules.get(rule as usize));
+        let check = member.map(|r| &r.check);
+        let plain = member
+            .and_then(|m| rules.rules.get(m.rule))
+            .is_some_and(|r| r.initial.is_empty() && r.reported.is_empty());
         let id = self
             .first_id
             .get(scope as usize)
@@ -265,6 +272,7 @@ impl Index {
                     id,
                     group: Fast::EXACT,
                     full: 0,
+                    plain,
                     start,
                     end,
                     text: u32::try_from(at).map_err(|_| wrong())?,
@@ -278,6 +286,7 @@ impl Index {
                     id,
                     group: *group,
                     full: u8::try_from((1u32 << groups) - 1).map_err(|_| wrong())?,
+                    plain,
                     start: false,
                     end: false,
                     text: 0,
@@ -321,12 +330,13 @@ impl PartialEq for Prefilter {
 
 impl Prefilter {
     /// Builds the searcher over `literals`, whose hits must be about the
-    /// rules of `scopes` (an error says which is not).
+    /// rules of `scopes` (an error says which is not), members of `rules`.
     pub fn new<T: AsRef<[u32]>>(
         literals: Vec<(Vec<u8>, Vec<Hit>)>,
         scopes: &[CompiledScope<T>],
+        rules: &crate::model::RuleSet,
     ) -> Result<Prefilter, String> {
-        let index = Index::new(&literals, scopes)?;
+        let index = Index::new(&literals, scopes, rules)?;
         let searcher = if literals.is_empty() {
             None
         } else {
@@ -501,7 +511,7 @@ impl<F: Fn(usize, u32) -> bool> Search<'_, F> {
                     break;
                 }
                 if h.group == Fast::EXACT {
-                    if !self.exact_at(ix, h, start) || !(self.accepts)(s, h.rule) {
+                    if !self.exact_at(ix, h, start) || !(h.plain || (self.accepts)(s, h.rule)) {
                         continue;
                     }
                     if self.all {
