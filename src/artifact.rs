@@ -42,12 +42,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::Classifier;
 use crate::model::RuleSet;
-use crate::tables::{Check, CompiledScope, Hit, Prefilter, ScopeRule, Selector, Tables};
+use crate::tables::{Check, CompiledScope, Hit, Pieces, Prefilter, ScopeRule, Selector, Tables};
 
 /// The first bytes of every compiled file.
 pub const MAGIC: &[u8; 8] = b"MXRULES\0";
 /// The version of the layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const ENDIAN_MARK: u32 = 0x0A0B_0C0D;
 const HEADER_LEN: usize = 40;
 
@@ -144,11 +144,13 @@ struct RuleEntry {
     check: CheckEntry,
 }
 
-/// How a rule is found: by its literals alone, or by its DFA at `offset`.
+/// How a rule is found: by its literals alone, by its DFA at `offset`, or
+/// by its pieces.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 enum CheckEntry {
     Literal { start: bool, end: bool },
     Dfa { offset: u64, len: u64, groups: u8 },
+    Pieces { pieces: Pieces, groups: u8 },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -216,6 +218,10 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
                     rel += (len + pad8(len)) as u64;
                     entry
                 }
+                Check::Pieces { pieces, groups } => CheckEntry::Pieces {
+                    pieces: (**pieces).clone(),
+                    groups: *groups,
+                },
             };
             entries.push(RuleEntry {
                 rule: r.rule,
@@ -379,6 +385,22 @@ fn read_rules<'a>(
                 len,
                 groups,
             } => (offset, len, groups),
+            CheckEntry::Pieces { ref pieces, groups } => {
+                pieces
+                    .validate()
+                    .map_err(|e| corrupt(format!("a rule's pieces: {e}")))?;
+                if usize::from(groups) > 8 {
+                    return Err(corrupt("a rule has more literal groups than a byte holds"));
+                }
+                out.push(ScopeRule {
+                    rule: e.rule,
+                    check: Check::Pieces {
+                        pieces: Box::new(pieces.clone()),
+                        groups,
+                    },
+                });
+                continue;
+            }
         };
         if usize::from(groups) > 8 {
             return Err(corrupt("a rule has more literal groups than a byte holds"));

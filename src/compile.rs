@@ -33,7 +33,9 @@ use regex_automata::nfa::thompson;
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::{RuleSet, ScopeKey, syntax_config};
-use crate::tables::{Check, CompiledScope, Hit, Prefilter, ScopeRule, Selector, Tables};
+use crate::tables::{
+    Check, CompiledScope, Hit, Piece, Pieces, Prefilter, ScopeRule, Selector, Tables,
+};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// The prefilter searches for the last bytes of each literal only: a
@@ -73,6 +75,9 @@ pub struct Stats {
     pub literal_rules: usize,
     /// Rules whose DFA runs only once the prefilter found their literals.
     pub group_rules: usize,
+    /// Rules that are literal pieces with `.*` or `.+` between them: looked
+    /// for without a DFA, once the prefilter found their literals.
+    pub piece_rules: usize,
     /// Rules with no literal that every match contains: their DFA runs on
     /// every reply of their scope.
     pub always_rules: usize,
@@ -90,10 +95,11 @@ impl Stats {
     /// One line for people: how the rules are found, DFA bytes, time.
     pub fn summary(&self) -> String {
         format!(
-            "{} rules in {} scopes: {} found by their literals alone, {} by a DFA behind literal groups, {} by a DFA run on every reply of their scope; {} literal keys ({} bytes of automaton); {} bytes of DFAs (largest {} bytes, cap {} bytes); {:.1} ms",
+            "{} rules in {} scopes: {} found by their literals alone, {} by literal pieces in order, {} by a DFA behind literal groups, {} by a DFA run on every reply of their scope; {} literal keys ({} bytes of automaton); {} bytes of DFAs (largest {} bytes, cap {} bytes); {:.1} ms",
             self.rules,
             self.scopes,
             self.literal_rules,
+            self.piece_rules,
             self.group_rules,
             self.always_rules,
             self.literals,
@@ -216,6 +222,10 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                     dfa: Box::new(dfa),
                 })
             }
+            Plan::Pieces { pieces, groups } => Ok(Built::Pieces {
+                groups,
+                pieces: Box::new(pieces),
+            }),
         }
     });
     let mut built: Vec<Option<_>> = built.into_iter().map(Some).collect();
@@ -263,29 +273,17 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
                     } else {
                         stats.group_rules += 1;
                     }
-                    for (g, lits) in groups.iter().enumerate() {
-                        let group = u8::try_from(g).unwrap_or(u8::MAX);
-                        let mut keys: Vec<&[u8]> = lits
-                            .iter()
-                            .map(|l| &l[l.len().saturating_sub(KEY_LEN)..])
-                            .collect();
-                        keys.sort_unstable();
-                        keys.dedup();
-                        for key in keys {
-                            add(
-                                key.to_vec(),
-                                Hit::Group {
-                                    scope: scope_index,
-                                    rule: index,
-                                    group,
-                                },
-                            );
-                        }
-                    }
                     stats.largest_dfa_bytes = stats.largest_dfa_bytes.max(dfa.memory_usage());
                     Check::Dfa {
                         dfa,
-                        groups: u8::try_from(groups.len()).unwrap_or(u8::MAX),
+                        groups: group_hits(&groups, scope_index, index, &mut add),
+                    }
+                }
+                Ok(Built::Pieces { groups, pieces }) => {
+                    stats.piece_rules += 1;
+                    Check::Pieces {
+                        pieces,
+                        groups: group_hits(&groups, scope_index, index, &mut add),
                     }
                 }
                 Err(e) => {
@@ -329,6 +327,29 @@ pub fn compile(rules: RuleSet, opts: &Options) -> Result<(Tables, Stats), Vec<Di
         },
         stats,
     ))
+}
+
+/// Adds the keys of a rule's literal groups (the last bytes of each
+/// string) to the prefilter; returns how many groups there are.
+fn group_hits(
+    groups: &[Vec<Vec<u8>>],
+    scope: u32,
+    rule: u32,
+    add: &mut impl FnMut(Vec<u8>, Hit),
+) -> u8 {
+    for (g, lits) in groups.iter().enumerate() {
+        let group = u8::try_from(g).unwrap_or(u8::MAX);
+        let mut keys: Vec<&[u8]> = lits
+            .iter()
+            .map(|l| &l[l.len().saturating_sub(KEY_LEN)..])
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            add(key.to_vec(), Hit::Group { scope, rule, group });
+        }
+    }
+    u8::try_from(groups.len()).unwrap_or(u8::MAX)
 }
 
 fn too_big(rule: &crate::model::Rule, e: &str, limit: usize) -> Diagnostic {
@@ -600,6 +621,13 @@ pub enum Plan {
     /// A DFA decides, run only when a string of every group was found
     /// (always, when there is no group).
     Dfa { groups: Vec<Vec<Vec<u8>>> },
+    /// Literal pieces with `.*` or `.+` between them decide, looked for
+    /// only when a string of every group was found (always, when there is
+    /// no group).
+    Pieces {
+        pieces: Pieces,
+        groups: Vec<Vec<Vec<u8>>>,
+    },
 }
 
 /// A rule's plan, with its DFA built when it needs one.
@@ -613,10 +641,15 @@ enum Built {
         groups: Vec<Vec<Vec<u8>>>,
         dfa: Box<dense::DFA<Vec<u32>>>,
     },
+    Pieces {
+        groups: Vec<Vec<Vec<u8>>>,
+        pieces: Box<Pieces>,
+    },
 }
 
 /// How to find `rule` in a reply: exact strings when its regex is a few
-/// strings, else up to [`MAX_GROUPS`] literal groups for its DFA.
+/// strings, else up to [`MAX_GROUPS`] literal groups for its pieces when it
+/// is literal pieces with `.*` or `.+` between them, or for its DFA.
 pub fn plan(rule: &crate::model::Rule) -> Plan {
     let Some(h) = hir(rule) else {
         return Plan::Dfa { groups: Vec::new() };
@@ -631,10 +664,76 @@ pub fn plan(rule: &crate::model::Rule) -> Plan {
     gs.sort_by_key(|g| std::cmp::Reverse(score(g)));
     gs.dedup();
     gs.truncate(MAX_GROUPS);
-    Plan::Dfa { groups: gs }
+    match pieces_plan(&h) {
+        Some(pieces) => Plan::Pieces { pieces, groups: gs },
+        None => Plan::Dfa { groups: gs },
+    }
 }
 
-fn exact_plan(h: &Hir) -> Option<Plan> {
+/// True when `h` is `.*` or `.+` (lazy or not): any bytes but a newline,
+/// at least `min` of them.
+fn dot_gap(h: &Hir) -> Option<u8> {
+    let HirKind::Repetition(r) = h.kind() else {
+        return None;
+    };
+    let any_but_newline = match r.sub.kind() {
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .map(|r| (u32::from(r.start()), u32::from(r.end())))
+            .eq([(0, 9), (11, 255)]),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .eq([(0, 9), (11, 0x10FFFF)]),
+        _ => false,
+    };
+    (any_but_newline && r.max.is_none() && r.min <= 1).then(|| u8::try_from(r.min).unwrap_or(1))
+}
+
+/// The pieces of a regex that is one string, then `.*` or `.+` and another
+/// string, and so on (two strings at least), perhaps anchored.
+fn pieces_plan(h: &Hir) -> Option<Pieces> {
+    let (start, inner, end) = anchors(h);
+    let mut pieces = Vec::new();
+    let mut text: Option<Text> = None;
+    let mut gap = 0;
+    let piece = |t: Text, gap: u8| Piece {
+        mask: t
+            .bytes
+            .iter()
+            .zip(&t.fold)
+            .map(|(b, &f)| if f && b.is_ascii_lowercase() { 0x20 } else { 0 })
+            .collect(),
+        text: t.bytes,
+        gap,
+    };
+    for p in inner {
+        if let Some(min) = dot_gap(p) {
+            pieces.push(piece(text.take()?, gap));
+            gap = min;
+            continue;
+        }
+        let mut l = language(p, false)?;
+        let one = match (l.pop(), l.is_empty()) {
+            (Some(t), true) => t,
+            _ => return None,
+        };
+        text = Some(match text.take() {
+            None => one,
+            Some(acc) => product(&[acc], &[one])?.pop()?,
+        });
+    }
+    pieces.push(piece(text?, gap));
+    let pieces = Pieces { start, end, pieces };
+    pieces.validate().ok()?;
+    Some(pieces)
+}
+
+/// The parts of a regex between its anchors: whether it starts with `^`,
+/// the parts, whether it ends with `$`.
+fn anchors(h: &Hir) -> (bool, &[Hir], bool) {
     use regex_syntax::hir::Look;
     let parts: &[Hir] = match h.kind() {
         HirKind::Concat(cs) => cs,
@@ -648,6 +747,11 @@ fn exact_plan(h: &Hir) -> Option<Plan> {
             .last()
             .is_some_and(|p| matches!(p.kind(), HirKind::Look(Look::End)));
     let inner = &parts[usize::from(start)..parts.len() - usize::from(end)];
+    (start, inner, end)
+}
+
+fn exact_plan(h: &Hir) -> Option<Plan> {
+    let (start, inner, end) = anchors(h);
     let mut acc = vec![Text::default()];
     for p in inner {
         acc = product(&acc, &language(p, false)?)?;
@@ -711,13 +815,13 @@ mod tests {
                     )
                 })
                 .collect(),
-            Plan::Dfa { .. } => Vec::new(),
+            Plan::Dfa { .. } | Plan::Pieces { .. } => Vec::new(),
         }
     }
 
     fn groups_of(p: &Plan) -> Vec<Vec<String>> {
         match p {
-            Plan::Dfa { groups } => groups
+            Plan::Dfa { groups } | Plan::Pieces { groups, .. } => groups
                 .iter()
                 .map(|g| {
                     g.iter()
@@ -796,5 +900,133 @@ mod tests {
         );
         assert_eq!(p[3], Plan::Dfa { groups: Vec::new() });
         assert_eq!(groups_of(&p[4]), vec![vec!["user".to_string()]]);
+    }
+
+    /// `^`, each piece as text, case mask (`i` where either case) and gap,
+    /// `$`.
+    type PiecesView = (bool, Vec<(String, String, u8)>, bool);
+
+    fn pieces_of(p: &Plan) -> Option<PiecesView> {
+        let Plan::Pieces { pieces, .. } = p else {
+            return None;
+        };
+        let each = pieces
+            .pieces
+            .iter()
+            .map(|p| {
+                (
+                    String::from_utf8_lossy(&p.text).into_owned(),
+                    p.mask
+                        .iter()
+                        .map(|&m| if m == 0x20 { 'i' } else { '.' })
+                        .collect(),
+                    p.gap,
+                )
+            })
+            .collect();
+        Some((pieces.start, each, pieces.end))
+    }
+
+    #[test]
+    fn literal_pieces_with_dots_between_are_pieces() {
+        let p = plans(
+            r#"global {
+                /^550.+mailbox unavailable/ -> 5.1.1
+                /(?i)Quota.*exceeded$/ -> 5.2.2
+                /user .*? not .+ found/ -> 5.1.1
+                /^550 (?:a|b).*c/ -> 5.1.1
+                /(?s)quota.*exceeded/ -> 5.2.2
+                /quota.{2,}exceeded/ -> 5.2.2
+                /.*quota/ -> 5.2.2
+            }"#,
+        );
+        assert_eq!(
+            pieces_of(&p[0]),
+            Some((
+                true,
+                vec![
+                    ("550".into(), "...".into(), 0),
+                    ("mailbox unavailable".into(), ".".repeat(19), 1)
+                ],
+                false
+            ))
+        );
+        assert_eq!(
+            groups_of(&p[0]),
+            vec![
+                vec!["mailbox unavailable".to_string()],
+                vec!["550".to_string()]
+            ]
+        );
+        assert_eq!(
+            pieces_of(&p[1]),
+            Some((
+                false,
+                vec![
+                    ("quota".into(), "iiiii".into(), 0),
+                    ("exceeded".into(), "iiiiiiii".into(), 0)
+                ],
+                true
+            ))
+        );
+        assert_eq!(
+            pieces_of(&p[2]).map(|(_, each, _)| each),
+            Some(vec![
+                ("user ".into(), ".....".into(), 0),
+                (" not ".into(), ".....".into(), 0),
+                (" found".into(), "......".into(), 1)
+            ])
+        );
+        // An alternation, `(?s)`, a counted repetition or a leading `.*`
+        // leave the rule to its DFA.
+        for (i, plan) in p.iter().enumerate().skip(3) {
+            assert!(matches!(plan, Plan::Dfa { .. }), "rule {i}: {plan:?}");
+        }
+    }
+
+    #[test]
+    fn pieces_match_as_the_regex_does() {
+        let p = plans(
+            r#"global {
+                /^550.+user unknown/ -> 5.1.1
+                /(?i)quota.*exceeded$/ -> 5.2.2
+                /ab.*cd.+ef/ -> 5.1.1
+            }"#,
+        );
+        let pieces = |i: usize| match &p[i] {
+            Plan::Pieces { pieces, .. } => pieces.clone(),
+            other => panic!("rule {i} is not pieces: {other:?}"),
+        };
+        let (code, quota, three) = (pieces(0), pieces(1), pieces(2));
+        for (hay, want) in [
+            ("550 user unknown", true),
+            ("550user unknown", false),
+            ("550 5.1.1 user unknown here", true),
+            (" 550 user unknown", false),
+            ("550 x\nuser unknown", false),
+            ("550 User unknown", false),
+        ] {
+            assert_eq!(code.matches(hay.as_bytes()), want, "{hay:?}");
+        }
+        for (hay, want) in [
+            ("QUOTA was EXCEEDED", true),
+            ("quota exceeded.", false),
+            ("quota\nexceeded", false),
+            ("exceeded quota exceeded", true),
+            ("x\nquota exceeded", true),
+        ] {
+            assert_eq!(quota.matches(hay.as_bytes()), want, "{hay:?}");
+        }
+        for (hay, want) in [
+            ("abcdxef", true),
+            ("abcdef", false),
+            ("ab cd ef", true),
+            // The first `ab` cannot be used (a newline follows), the second can.
+            ("ab\nab cd ef", true),
+            ("cd ef ab", false),
+            ("ab cdef cd ef", true),
+        ] {
+            assert_eq!(three.matches(hay.as_bytes()), want, "{hay:?}");
+        }
     }
 }

@@ -44,6 +44,157 @@ pub enum Check<T: AsRef<[u32]> = Vec<u32>> {
     /// The rule's DFA decides, run once a string of each of `groups`
     /// literal groups was found (always, when `groups` is 0).
     Dfa { dfa: Box<dense::DFA<T>>, groups: u8 },
+    /// The regex is literal pieces in order with `.*` or `.+` between
+    /// them: looked for once a string of each of `groups` literal groups
+    /// was found (always, when `groups` is 0).
+    Pieces { pieces: Box<Pieces>, groups: u8 },
+}
+
+impl<T: AsRef<[u32]>> Check<T> {
+    /// The literal groups of a rule found by a DFA or by its pieces.
+    fn groups(&self) -> Option<u8> {
+        match self {
+            Check::Literal { .. } => None,
+            Check::Dfa { groups, .. } | Check::Pieces { groups, .. } => Some(*groups),
+        }
+    }
+
+    /// True when the rule matches somewhere in `hay` (for a rule found by
+    /// its literals alone, that is the prefilter's to say: false).
+    fn runs(&self, hay: &[u8]) -> bool {
+        match self {
+            Check::Literal { .. } => false,
+            Check::Dfa { dfa, .. } => dfa_matches(dfa, hay),
+            Check::Pieces { pieces, .. } => pieces.matches(hay),
+        }
+    }
+}
+
+/// One piece of a [`Pieces`] rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Piece {
+    /// The bytes, lowercase where `mask` is 0x20.
+    pub text: Vec<u8>,
+    /// Per byte: 0x20 where a letter matches either case, else 0.
+    pub mask: Vec<u8>,
+    /// The fewest bytes between the previous piece and this one: 0 after
+    /// `.*`, 1 after `.+` (0 for the first piece).
+    pub gap: u8,
+}
+
+/// A regex that is literal pieces in order, with `.*` or `.+` between them
+/// (`^550.+user unknown`, `(?i)mailbox.*full`), perhaps anchored. `.` is any
+/// byte but a newline, so the pieces of a match are on one line. On a line,
+/// the leftmost place of each piece after the one before leaves the most
+/// room for the rest, so one pass per line decides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pieces {
+    /// `^`: the first piece starts the reply.
+    pub start: bool,
+    /// `$`: the last piece ends the reply.
+    pub end: bool,
+    pub pieces: Vec<Piece>,
+}
+
+impl Piece {
+    /// True when the piece lies at `at` in `hay`.
+    fn at(&self, hay: &[u8], at: usize) -> bool {
+        hay.get(at..at + self.text.len())
+            .is_some_and(|found| same_masked(found, &self.text, &self.mask))
+    }
+}
+
+impl Piece {
+    /// The leftmost place of the piece that starts in `from..=last`.
+    fn find(&self, hay: &[u8], from: usize, last: usize) -> Option<usize> {
+        let (&first, &fold) = (self.text.first()?, self.mask.first()?);
+        let (&end, &end_fold) = (self.text.last()?, self.mask.last()?);
+        let n = self.text.len();
+        let mut at = from;
+        while at <= last {
+            // Where the first byte is, then the last, then the rest.
+            let q = at
+                + hay
+                    .get(at..=last)?
+                    .iter()
+                    .position(|&b| b | fold == first)?;
+            if hay.get(q + n - 1).is_some_and(|&b| b | end_fold == end) && self.at(hay, q) {
+                return Some(q);
+            }
+            at = q + 1;
+        }
+        None
+    }
+}
+
+impl Pieces {
+    /// Why the pieces cannot be searched for, if they cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.pieces.len() < 2 {
+            return Err(String::from("fewer than two pieces"));
+        }
+        for p in &self.pieces {
+            let folded_right = p
+                .text
+                .iter()
+                .zip(&p.mask)
+                .all(|(&b, &m)| m == 0 || (m == 0x20 && b.is_ascii_lowercase()));
+            if p.text.is_empty() || p.text.len() != p.mask.len() || !folded_right || p.gap > 1 {
+                return Err(String::from("a piece is malformed"));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the pieces match somewhere in `hay`.
+    pub fn matches(&self, hay: &[u8]) -> bool {
+        if !hay.contains(&b'\n') {
+            return self.on_line(hay, 0, hay.len());
+        }
+        let mut from = 0;
+        loop {
+            let to = hay
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+                .map_or(hay.len(), |i| from + i);
+            if (!self.end || to == hay.len()) && self.on_line(hay, from, to) {
+                return true;
+            }
+            if self.start || to >= hay.len() {
+                return false;
+            }
+            from = to + 1;
+        }
+    }
+
+    /// True when the pieces match in `hay[from..to]`, a line.
+    fn on_line(&self, hay: &[u8], from: usize, to: usize) -> bool {
+        let mut at = from;
+        let last = self.pieces.len().saturating_sub(1);
+        for (i, p) in self.pieces.iter().enumerate() {
+            let n = p.text.len();
+            let Some(latest) = to.checked_sub(n) else {
+                return false;
+            };
+            let earliest = if i == 0 {
+                from
+            } else {
+                at + usize::from(p.gap)
+            };
+            let place = if i == 0 && self.start {
+                (from == 0 && p.at(hay, 0)).then_some(0)
+            } else if i == last && self.end {
+                (latest >= earliest && p.at(hay, latest)).then_some(latest)
+            } else {
+                p.find(hay, earliest, latest)
+            };
+            match place {
+                Some(q) => at = q + n,
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 /// A rule of a compiled scope.
@@ -62,6 +213,7 @@ impl<T: AsRef<[u32]>> std::fmt::Debug for ScopeRule<T> {
             Check::Dfa { dfa, groups } => d
                 .field("dfa_bytes", &dfa.memory_usage())
                 .field("groups", groups),
+            Check::Pieces { pieces, groups } => d.field("pieces", pieces).field("groups", groups),
         };
         d.finish()
     }
@@ -280,7 +432,10 @@ impl Index {
                     offset: *offset,
                 })
             }
-            (Hit::Group { group, .. }, Some(Check::Dfa { groups, .. })) if group < groups => {
+            (Hit::Group { group, .. }, Some(check))
+                if check.groups().is_some_and(|groups| *group < groups) =>
+            {
+                let groups = check.groups().unwrap_or(0);
                 Ok(Fast {
                     rule,
                     id,
@@ -601,7 +756,7 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
         let always = rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| matches!(r.check, Check::Dfa { groups: 0, .. }))
+            .filter(|(_, r)| r.check.groups() == Some(0))
             .filter_map(|(i, _)| u32::try_from(i).ok())
             .collect();
         CompiledScope {
@@ -628,10 +783,9 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
     }
 
     fn dfa_matches(&self, i: u32, hay: &[u8]) -> bool {
-        match self.rules.get(i as usize).map(|r| &r.check) {
-            Some(Check::Dfa { dfa, .. }) => dfa_matches(dfa, hay),
-            _ => false,
-        }
+        self.rules
+            .get(i as usize)
+            .is_some_and(|r| r.check.runs(hay))
     }
 
     /// Bytes of DFA tables.
@@ -640,7 +794,7 @@ impl<T: AsRef<[u32]>> CompiledScope<T> {
             .iter()
             .map(|r| match &r.check {
                 Check::Dfa { dfa, .. } => dfa.memory_usage(),
-                Check::Literal { .. } => 0,
+                Check::Literal { .. } | Check::Pieces { .. } => 0,
             })
             .sum()
     }
