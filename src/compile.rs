@@ -1,19 +1,22 @@
-//! Rule set to tables: a literal prefilter and one small DFA per rule, per
-//! scope; and the selector.
+//! Rule set to tables: per rule a plan, per scope its rules in order, one
+//! literal prefilter for all scopes, and the selector.
 //!
-//! Every rule gets a dense DFA of its own (regex-automata), built in
-//! parallel. A DFA of one rule stays small whatever the rule (no product of
-//! `.*` rules, as in one combined automaton), is walked only until its first
-//! match, and dies after a few bytes when the rule is `^`-anchored and the
-//! reply does not start its way. A rule too big for a DFA even alone gets an
-//! error naming the cap: no rule can make compilation run out of memory.
+//! A rule that is a few literal strings needs no automaton; nor does one
+//! that is literal pieces with `.*` or `.+` between them. Any other rule
+//! gets a dense DFA of its own (regex-automata), built in parallel. A DFA of
+//! one rule stays small whatever the rule (no product of `.*` rules, as in
+//! one combined automaton), is walked only until its first match, and dies
+//! after a few bytes when the rule is `^`-anchored and the reply does not
+//! start its way. A rule too big for a DFA even alone gets an error naming
+//! the cap: no rule can make compilation run out of memory.
 //!
-//! Which rules to run is decided by literals: for each rule, a set of
-//! strings one of which every match contains (the most selective such set:
-//! `recipient address rejected: user unknown` rather than `550`), found on
-//! the regex's syntax tree. One Aho-Corasick automaton per scope finds them
-//! in a reply (ASCII case ignored); only their rules, and the few rules with
-//! no such literal, are run, lowest first.
+//! Which rules to look at is decided by literals: for each rule, up to
+//! three groups of strings, one string of each of which every match
+//! contains (the most selective: `recipient address rejected: user unknown`
+//! rather than `550`), found on the regex's syntax tree. One Aho-Corasick
+//! automaton over the last bytes of every literal finds them in a reply
+//! (ASCII case ignored); only their rules, and the few rules with no such
+//! literal, are looked at, lowest first.
 //!
 //! ```
 //! use mxrules::load::Parsed;

@@ -1,19 +1,19 @@
 //! Compiled tables: what classification runs on.
 //!
 //! A scope holds its rules in source order, each with its way of being
-//! found ([`Check`]), and a literal [`Prefilter`]: one Aho-Corasick
-//! automaton over the literals of all its rules (ASCII case ignored).
-//! Classifying a reply in a scope is one pass of that automaton over the
-//! reply:
+//! found ([`Check`]). One literal [`Prefilter`] serves all scopes: an
+//! Aho-Corasick automaton over the last bytes of the literals of every rule
+//! (ASCII case ignored), and what finding each says, per scope. Classifying
+//! a reply is one pass of that automaton over it:
 //!
 //! - a rule whose regex is a few literal strings (`^550 5\.1\.1 user
 //!   unknown`, `(?i)mailbox is full`) matches when one of its strings is
-//!   found where its anchors allow, with the case it asks for; no automaton
-//!   is run for it;
-//! - any other rule has its own dense DFA (regex-automata), run only when a
-//!   string of each of its literal groups was found (a rule without any is
-//!   run on every reply), lowest rule first, each only until its first
-//!   match, and only below the best literal match.
+//!   found where its anchors allow, with the case it asks for;
+//! - a rule that is literal pieces with `.*` or `.+` between them
+//!   ([`Pieces`]) is looked for piece by piece, and any other rule has its
+//!   own dense DFA (regex-automata); either is looked at only when a string
+//!   of each of its literal groups was found (a rule without any, on every
+//!   reply), lowest rule first, and only below the best literal match.
 //!
 //! The answer is the lowest rule, in source order, that matches and whose
 //! `initial` and `reported` conditions hold, as the semantics say.
