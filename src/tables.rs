@@ -269,6 +269,14 @@ impl Hit {
     }
 }
 
+/// Up to 8 bytes as a little-endian word, zero above them.
+fn word(b: &[u8]) -> u64 {
+    match <[u8; 8]>::try_from(b) {
+        Ok(w) => u64::from_le_bytes(w),
+        Err(_) => b.iter().rev().fold(0, |w, &x| (w << 8) | u64::from(x)),
+    }
+}
+
 /// True when `found` is `text` where `mask` is 0 and `text` in either case
 /// where `mask` is 0x20 (`text` is lowercase there). Eight bytes at a time.
 fn same_masked(found: &[u8], text: &[u8], mask: &[u8]) -> bool {
@@ -310,6 +318,13 @@ struct Fast {
     /// The anchors of an exact rule.
     start: bool,
     end: bool,
+    /// Up to 8 bytes of an exact rule's text just before its key (`head_len`
+    /// of them, little-endian, lowercase where folded) and their case
+    /// mask: most texts that share a key differ there, so one compare
+    /// turns them away.
+    head: u64,
+    head_mask: u64,
+    head_len: u8,
     /// An exact rule's text: `Index::text[text..text + len]`, the key
     /// found `offset` bytes into it.
     text: u32,
@@ -419,12 +434,21 @@ impl Index {
                         .push(if folded { b.to_ascii_lowercase() } else { b });
                     self.mask.push(if folded { 0x20 } else { 0 });
                 }
+                let key = at + *offset as usize;
+                let head_len = (*offset as usize).min(8);
+                let (head, head_mask) = (
+                    word(&self.text[key - head_len..key]),
+                    word(&self.mask[key - head_len..key]),
+                );
                 Ok(Fast {
                     rule,
                     id,
                     group: Fast::EXACT,
                     full: 0,
                     plain,
+                    head,
+                    head_mask,
+                    head_len: u8::try_from(head_len).unwrap_or(8),
                     start,
                     end,
                     text: u32::try_from(at).map_err(|_| wrong())?,
@@ -442,6 +466,9 @@ impl Index {
                     group: *group,
                     full: u8::try_from((1u32 << groups) - 1).map_err(|_| wrong())?,
                     plain,
+                    head: 0,
+                    head_mask: 0,
+                    head_len: 0,
                     start: false,
                     end: false,
                     text: 0,
@@ -700,6 +727,14 @@ impl<F: Fn(usize, u32) -> bool> Search<'_, F> {
         };
         let to = from + h.len as usize;
         if (h.start && from != 0) || (h.end && to != self.hay.len()) {
+            return false;
+        }
+        let before = key_start.saturating_sub(usize::from(h.head_len));
+        if self
+            .hay
+            .get(before..key_start)
+            .is_none_or(|b| word(b) | h.head_mask != h.head)
+        {
             return false;
         }
         let text = h.text as usize..h.text as usize + h.len as usize;
