@@ -122,6 +122,10 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
 /// test of eight bytes at once.
 pub(crate) trait ByteSet: Copy {
     fn has(self, b: u8) -> bool;
+    /// Zero exactly when `b` is in the set, computed without comparisons
+    /// (which the compiler turns into branches or table lookups), so that
+    /// a test of many bytes becomes vector instructions.
+    fn key(self, b: u8) -> u8;
     /// 0x80 in each byte of `x` (little-endian) that is in the set, and
     /// nothing else.
     fn mask(self, x: u64) -> u64;
@@ -149,6 +153,9 @@ impl ByteSet for One {
     fn has(self, b: u8) -> bool {
         b == self.0
     }
+    fn key(self, b: u8) -> u8 {
+        b ^ self.0
+    }
     fn mask(self, x: u64) -> u64 {
         eq_mask(x, self.0)
     }
@@ -162,6 +169,9 @@ pub(crate) struct JsonSpecial;
 impl ByteSet for JsonSpecial {
     fn has(self, b: u8) -> bool {
         b < 0x20 || b == b'"' || b == b'\\'
+    }
+    fn key(self, b: u8) -> u8 {
+        b.saturating_sub(0x1f).min(b ^ b'"').min(b ^ b'\\')
     }
     fn mask(self, x: u64) -> u64 {
         // Flipping bit 1 makes `"` 0x20 and leaves the control characters
@@ -178,24 +188,35 @@ impl ByteSet for CsvFieldEnd {
     fn has(self, b: u8) -> bool {
         b == b',' || b == b'\r' || b == b'\n'
     }
+    fn key(self, b: u8) -> u8 {
+        (b ^ b',').min(b ^ b'\r').min(b ^ b'\n')
+    }
     fn mask(self, x: u64) -> u64 {
         eq_mask(x, b',') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
     }
 }
 
 /// Where a PowerMTA header line may be: the first quote (which may split
-/// the word `type`) or `y` (that of `type`) in `hay`. Blocks of 16 bytes
-/// are tested at once (the compiler makes vector compares of the test).
+/// the word `type`) or `yp` (that of `type`) in `hay`, at the quote or the
+/// `y`. Blocks of 16 bytes are tested at once (the compiler makes vector
+/// instructions of the test, written without comparisons for that).
 pub(crate) fn find_type_or_quote(hay: &[u8]) -> Option<usize> {
-    let wanted = |b: u8| b == b'"' || b == b'y';
+    let wanted = |b: u8, next: u8| (b ^ b'"').min((b ^ b'y') | (next ^ b'p')) == 0;
     let mut at = 0;
-    for block in hay.chunks_exact(16) {
-        if block.iter().fold(false, |any, &b| any | wanted(b)) {
+    while let Some(block) = hay
+        .get(at..at + 17)
+        .and_then(|b| <&[u8; 17]>::try_from(b).ok())
+    {
+        let mut any = 0u8;
+        for i in 0..16 {
+            any |= u8::from(wanted(block[i], block[i + 1]));
+        }
+        if any != 0 {
             break;
         }
         at += 16;
     }
-    hay[at..].iter().position(|&b| wanted(b)).map(|i| at + i)
+    (at..hay.len()).find(|&i| wanted(hay[i], hay.get(i + 1).copied().unwrap_or(0)))
 }
 
 fn word(bytes: &[u8]) -> u64 {
@@ -207,13 +228,34 @@ fn word(bytes: &[u8]) -> u64 {
     )
 }
 
-/// The first byte of `hay` in `set`, eight bytes at a time; the end is
-/// tested as a whole word that overlaps the one before, so that bytes are
-/// not looked at one by one.
+/// True when a byte of `block` is in `set`: the compiler makes vector
+/// instructions of the test.
+#[inline]
+fn block_has(block: &[u8; 16], set: impl ByteSet) -> bool {
+    let mut any = 0u8;
+    for &b in block {
+        any |= u8::from(set.key(b) == 0);
+    }
+    any != 0
+}
+
+/// The first byte of `hay` in `set`: blocks of 16 bytes are tested at
+/// once, then the one with a match (or the end) eight bytes at a time, the
+/// end as a whole word that overlaps the one before, so that bytes are not
+/// looked at one by one.
 #[inline]
 pub(crate) fn find_in(hay: &[u8], set: impl ByteSet) -> Option<usize> {
     let n = hay.len();
     let mut at = 0;
+    while let Some(block) = hay
+        .get(at..at + 16)
+        .and_then(|b| <&[u8; 16]>::try_from(b).ok())
+    {
+        if block_has(block, set) {
+            break;
+        }
+        at += 16;
+    }
     while at + 8 <= n {
         let m = set.mask(word(&hay[at..]));
         if m != 0 {
@@ -252,6 +294,24 @@ pub(crate) fn count_byte(hay: &[u8], needle: u8) -> usize {
             )
         })
         .sum()
+}
+
+/// The lines of `data` as [`split_lines`] gives them, each with its text
+/// when it is valid UTF-8. The whole of `data` is checked at once (lines
+/// end at a byte that is ASCII, so a valid `data` has valid lines), and
+/// line by line only when that fails.
+pub(crate) fn split_text_lines(data: &[u8]) -> impl Iterator<Item = (&[u8], Option<&str>)> {
+    let all = std::str::from_utf8(data).ok();
+    split_lines(data).map(move |line| {
+        let text = match all {
+            Some(all) => {
+                let start = line.as_ptr() as usize - data.as_ptr() as usize;
+                all.get(start..start + line.len())
+            }
+            None => std::str::from_utf8(line).ok(),
+        };
+        (line, text)
+    })
 }
 
 /// The lines of `data` (each without its `\n`; a final line without one
@@ -473,15 +533,25 @@ mod tests {
             assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
             let want = hay.iter().position(|&b| CsvFieldEnd.has(b));
             assert_eq!(find_in(&hay, CsvFieldEnd), want, "{hay:?}");
-            let want = hay.iter().position(|&b| b == b'"' || b == b'y');
+            let want = (0..hay.len())
+                .find(|&i| hay[i] == b'"' || (hay[i] == b'y' && hay.get(i + 1) == Some(&b'p')));
             assert_eq!(find_type_or_quote(&hay), want, "{hay:?}");
             assert_eq!(
                 count_byte(&hay, b'\n'),
                 hay.iter().filter(|&&b| b == b'\n').count()
             );
         }
-        // Every byte value, in every position of a word.
+        // Every byte value, in every position of a word and a block.
         for b in 0..=255u8 {
+            assert_eq!(JsonSpecial.key(b) == 0, JsonSpecial.has(b), "{b}");
+            assert_eq!(CsvFieldEnd.key(b) == 0, CsvFieldEnd.has(b), "{b}");
+            assert_eq!(One(b',').key(b) == 0, One(b',').has(b), "{b}");
+            for at in 0..40 {
+                let mut hay = vec![b'a'; 40];
+                hay[at] = b;
+                let want = CsvFieldEnd.has(b).then_some(at);
+                assert_eq!(find_in(&hay, CsvFieldEnd), want, "{b} at {at}");
+            }
             for at in 0..20 {
                 let mut hay = vec![b'a'; 20];
                 hay[at] = b;
