@@ -235,9 +235,16 @@ pub fn normalize_mx_in<'a>(raw: &'a str, buf: &'a mut String) -> Option<&'a str>
 fn mx_host(raw: &str) -> Option<&str> {
     // The usual case: a bare host name, nothing to remove but final dots,
     // maybe followed by a space and anything (`mx.example.com (192.0.2.1)`).
-    let host = raw.split_once(' ').map_or(raw, |(host, _)| host);
-    if !host.is_empty() && host.bytes().all(|b| HOST[usize::from(b)]) {
-        let host = host.trim_end_matches('.');
+    let b = raw.as_bytes();
+    let mut end = 0;
+    while let Some(&c) = b.get(end) {
+        if !HOST[usize::from(c)] {
+            break;
+        }
+        end += 1;
+    }
+    if end > 0 && b.get(end).is_none_or(|&c| c == b' ') {
+        let host = raw[..end].trim_end_matches('.');
         return (!host.is_empty()).then_some(host);
     }
     mx_host_general(raw)
@@ -455,25 +462,35 @@ fn fold_lines(out: &mut String, body: &str) {
 }
 
 /// True when `b` is printable ASCII (or DEL) without two spaces in a row.
-/// Eight bytes are tested at once.
+/// Sixteen bytes (and the one after them) are tested at once: the compiler
+/// makes vector compares of the test.
 fn is_plain(b: &[u8]) -> bool {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut words = b.chunks_exact(8);
-    let mut after_space = false;
-    for word in words.by_ref() {
-        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // 0x80 in each byte below 0x20 (top three bits clear) or above 0x7f.
-        let bad = !(((x & LOW) + ONES * 0x60) | x | LOW) | (x & !LOW);
-        // 0x80 in each space, exactly.
-        let s = x ^ (ONES * 0x20);
-        let spaces = !(((s & LOW) + LOW) | s | LOW);
-        if bad != 0 || spaces & (spaces << 8) != 0 || (after_space && spaces & 0x80 != 0) {
-            return false;
+    // The bytes of `block` but the last: none outside 0x20..0x80, none a
+    // space followed by a space.
+    fn block_is_plain(block: &[u8; 17]) -> bool {
+        let mut bad = 0u8;
+        for i in 0..16 {
+            let (c, next) = (block[i], block[i + 1]);
+            bad |= u8::from(c.wrapping_sub(0x20) >= 0x60)
+                | (u8::from(c == b' ') & u8::from(next == b' '));
         }
-        after_space = spaces >> 63 != 0;
+        bad == 0
     }
-    for &c in words.remainder() {
+    let n = b.len();
+    if n >= 17 {
+        let mut at = 0;
+        while at + 17 <= n {
+            if !b[at..at + 17].try_into().is_ok_and(block_is_plain) {
+                return false;
+            }
+            at += 16;
+        }
+        // The last 17 bytes, overlapping the blocks before, and the last byte.
+        return b[n - 17..].try_into().is_ok_and(block_is_plain)
+            && (0x20..0x80).contains(&b[n - 1]);
+    }
+    let mut after_space = false;
+    for &c in b {
         if !(0x20..0x80).contains(&c) || (after_space && c == b' ') {
             return false;
         }
@@ -534,7 +551,11 @@ fn lowercase(s: &str) -> String {
 /// [`lowercase`]: `s` itself when it is ASCII without uppercase letters,
 /// else written into `buf` (cleared first).
 fn lowercase_in<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
-    if !s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+    // Without branches: an uppercase letter or a byte that is not ASCII.
+    let changes = s.bytes().fold(0u8, |any, b| {
+        any | u8::from(b.wrapping_sub(b'A') < 26) | (b & 0x80)
+    });
+    if changes == 0 {
         return s;
     }
     buf.clear();
@@ -674,6 +695,37 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    #[test]
+    fn plain_text_is_told_at_every_length() {
+        let reference = |b: &[u8]| {
+            b.iter().all(|c| (0x20..0x80).contains(c)) && !b.windows(2).any(|w| w == b"  ")
+        };
+        let alphabet = ["a", " ", "  ", "\t", "\u{7f}", "é", "\u{1f}", "~", "0"];
+        for text in texts(&alphabet, 20_000, 60) {
+            assert_eq!(
+                is_plain(text.as_bytes()),
+                reference(text.as_bytes()),
+                "{text:?}"
+            );
+        }
+        for len in 0..80 {
+            let mut text = "ab c".repeat(20).into_bytes();
+            text.truncate(len);
+            assert!(is_plain(&text), "{len}");
+            for at in 0..len {
+                let mut bad = text.clone();
+                bad[at] = b'\n';
+                assert!(!is_plain(&bad), "{len} {at}");
+                let mut spaces = text.clone();
+                spaces[at] = b' ';
+                if at + 1 < len {
+                    spaces[at + 1] = b' ';
+                    assert!(!is_plain(&spaces), "{len} {at}");
+                }
+            }
+        }
     }
 
     /// [`push_folded`] as `split_whitespace` words.

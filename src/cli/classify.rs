@@ -705,7 +705,7 @@ fn write_json(
     push_status(out, c.initial_status);
     extra.before(out, "input", true);
     out.extend_from_slice(b",\"input\":{\"file\":");
-    push_json_str(out, file);
+    shared.push_file(out, file);
     out.extend_from_slice(b",\"line\":");
     push_number(out, v.line as u64);
     out.push(b'}');
@@ -838,6 +838,19 @@ fn push_json_value(out: &mut Vec<u8>, value: &serde_json::Value) {
 /// A status as a JSON string, or null.
 fn push_status(out: &mut Vec<u8>, status: Option<Status>) {
     match status {
+        // The usual status, one digit a part.
+        Some(s) if s.class < 10 && s.subject < 10 && s.detail < 10 => {
+            let digit = |n: u16| b'0' + n as u8;
+            out.extend_from_slice(&[
+                b'"',
+                s.class + b'0',
+                b'.',
+                digit(s.subject),
+                b'.',
+                digit(s.detail),
+                b'"',
+            ]);
+        }
         Some(s) => {
             let mut text = [0u8; 24];
             text[0] = b'"';
@@ -939,9 +952,12 @@ fn find_escape(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The JSON strings of the deciding rules' locations and scope names,
-/// escaped once per rule: a table indexed by the rule.
+/// escaped once per rule: a table indexed by the rule; and that of the
+/// last input file named.
 struct Escaped {
     rules: Vec<Option<EscapedNames>>,
+    file: String,
+    file_json: Vec<u8>,
 }
 
 /// A rule's location and scope name as JSON strings.
@@ -949,7 +965,22 @@ type EscapedNames = (Box<[u8]>, Box<[u8]>);
 
 impl Escaped {
     fn new() -> Escaped {
-        Escaped { rules: Vec::new() }
+        Escaped {
+            rules: Vec::new(),
+            file: String::new(),
+            file_json: b"\"\"".to_vec(),
+        }
+    }
+
+    /// Appends the JSON string of the input file name `file`.
+    fn push_file(&mut self, out: &mut Vec<u8>, file: &str) {
+        if file != self.file {
+            self.file.clear();
+            self.file.push_str(file);
+            self.file_json.clear();
+            push_json_str(&mut self.file_json, file);
+        }
+        out.extend_from_slice(&self.file_json);
     }
 
     /// The JSON strings of the location and scope of `c`'s deciding rule
@@ -1048,6 +1079,20 @@ mod tests {
         let mut out = Vec::new();
         push_number(&mut out, u64::MAX);
         assert_eq!(out, u64::MAX.to_string().as_bytes());
+    }
+
+    #[test]
+    fn statuses_as_they_display() {
+        for (class, subject, detail) in [(5, 1, 1), (4, 7, 28), (2, 0, 0), (5, 7, 999), (4, 10, 9)]
+        {
+            let s = Status::new(class, subject, detail);
+            let mut out = Vec::new();
+            push_status(&mut out, Some(s));
+            assert_eq!(out, format!("\"{s}\"").into_bytes());
+        }
+        let mut out = Vec::new();
+        push_status(&mut out, None);
+        assert_eq!(out, b"null");
     }
 
     #[test]
