@@ -196,6 +196,57 @@ impl ByteSet for CsvFieldEnd {
     }
 }
 
+/// What makes a CSV row more than fields split at commas: `"`, `\r`, `\n`.
+#[derive(Clone, Copy)]
+pub(crate) struct QuoteOrLineEnd;
+
+impl ByteSet for QuoteOrLineEnd {
+    fn has(self, b: u8) -> bool {
+        b == b'"' || b == b'\r' || b == b'\n'
+    }
+    fn key(self, b: u8) -> u8 {
+        (b ^ b'"').min(b ^ b'\r').min(b ^ b'\n')
+    }
+    fn mask(self, x: u64) -> u64 {
+        eq_mask(x, b'"') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
+    }
+}
+
+/// Gives `f` the position of each `needle` in `hay`, in order, until `f`
+/// returns false: blocks of 16 bytes without one are skipped with vector
+/// instructions, the others read eight bytes at a time.
+pub(crate) fn each_byte(hay: &[u8], needle: u8, mut f: impl FnMut(usize) -> bool) {
+    let mut at = 0;
+    while at < hay.len() {
+        if let Some(block) = hay
+            .get(at..at + 16)
+            .and_then(|b| <&[u8; 16]>::try_from(b).ok())
+            && !block_has(block, One(needle))
+        {
+            at += 16;
+            continue;
+        }
+        let x = if at + 8 <= hay.len() {
+            word(&hay[at..])
+        } else {
+            // The end, padded with zeros (never `needle` when it matters:
+            // positions past the end are not given).
+            let mut w = [0u8; 8];
+            w[..hay.len() - at].copy_from_slice(&hay[at..]);
+            u64::from_le_bytes(w)
+        };
+        let mut m = eq_mask(x, needle);
+        while m != 0 {
+            let i = at + (m.trailing_zeros() / 8) as usize;
+            if i >= hay.len() || !f(i) {
+                return;
+            }
+            m &= m - 1;
+        }
+        at += 8;
+    }
+}
+
 /// Where a PowerMTA header line may be: the first quote (which may split
 /// the word `type`) or `yp` (that of `type`) in `hay`, at the quote or the
 /// `y`. Blocks of 16 bytes are tested at once (the compiler makes vector
@@ -533,6 +584,24 @@ mod tests {
             assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
             let want = hay.iter().position(|&b| CsvFieldEnd.has(b));
             assert_eq!(find_in(&hay, CsvFieldEnd), want, "{hay:?}");
+            let want = hay.iter().position(|&b| QuoteOrLineEnd.has(b));
+            assert_eq!(find_in(&hay, QuoteOrLineEnd), want, "{hay:?}");
+            for needle in [b',', 0] {
+                let want: Vec<usize> = (0..hay.len()).filter(|&i| hay[i] == needle).collect();
+                let mut got = Vec::new();
+                each_byte(&hay, needle, |i| {
+                    got.push(i);
+                    true
+                });
+                assert_eq!(got, want, "{hay:?} {needle}");
+                // Stopped after the first.
+                let mut got = Vec::new();
+                each_byte(&hay, needle, |i| {
+                    got.push(i);
+                    false
+                });
+                assert_eq!(got, want.iter().copied().take(1).collect::<Vec<_>>());
+            }
             let want = (0..hay.len())
                 .find(|&i| hay[i] == b'"' || (hay[i] == b'y' && hay.get(i + 1) == Some(&b'p')));
             assert_eq!(find_type_or_quote(&hay), want, "{hay:?}");
@@ -544,6 +613,7 @@ mod tests {
         // Every byte value, in every position of a word and a block.
         for b in 0..=255u8 {
             assert_eq!(JsonSpecial.key(b) == 0, JsonSpecial.has(b), "{b}");
+            assert_eq!(QuoteOrLineEnd.key(b) == 0, QuoteOrLineEnd.has(b), "{b}");
             assert_eq!(CsvFieldEnd.key(b) == 0, CsvFieldEnd.has(b), "{b}");
             assert_eq!(One(b',').key(b) == 0, One(b',').has(b), "{b}");
             for at in 0..40 {

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::lines::{
-    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, count_byte, find_byte, find_in,
-    find_type_or_quote, split_text_lines, too_long, trim,
+    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, QuoteOrLineEnd, count_byte, each_byte, find_byte,
+    find_in, find_type_or_quote, split_text_lines, too_long, trim,
 };
 use super::{
     Batch, Extras, InputRecord, Item, LineBatch, LineFormat, LineItem, Position, Skip, Source,
@@ -291,6 +291,9 @@ impl Row {
     pub(crate) fn read(&mut self, line: &[u8], limit: usize) -> bool {
         self.unquoted.clear();
         self.spans.clear();
+        if self.read_plain(line, limit) {
+            return true;
+        }
         let is_term = |b: u8| b == b'\r' || b == b'\n';
         let n = line.len();
         // The csv crate drops a byte order mark at the start of what it reads.
@@ -364,6 +367,36 @@ impl Row {
             } else {
                 break;
             }
+        }
+        true
+    }
+
+    /// [`Row::read`] of the usual row: no byte order mark, quote, `\r` or
+    /// `\n`, so fields split at commas. False, reading nothing, for any
+    /// other line.
+    fn read_plain(&mut self, line: &[u8], limit: usize) -> bool {
+        if line.is_empty()
+            || line.starts_with(b"\xEF\xBB\xBF")
+            || find_in(line, QuoteOrLineEnd).is_some()
+        {
+            return false;
+        }
+        let mut start = 0;
+        each_byte(line, b',', |i| {
+            self.spans.push(Span {
+                start,
+                end: i,
+                unquoted: false,
+            });
+            start = i + 1;
+            self.spans.len() < limit
+        });
+        if self.spans.len() < limit {
+            self.spans.push(Span {
+                start,
+                end: line.len(),
+                unquoted: false,
+            });
         }
         true
     }
@@ -551,6 +584,9 @@ impl Splitter {
     /// `type` or a quote (which may split the word) can be one, and only
     /// those are read.
     fn next_header(&mut self, data: &[u8], from: usize, header: &Header) -> Option<(usize, usize)> {
+        if header.kind_column() == 0 {
+            return self.next_header_first_column(data, from, header);
+        }
         let mut at = from;
         while let Some(i) = find_type_or_quote(&data[at..]) {
             let hit = at + i;
@@ -567,6 +603,32 @@ impl Splitter {
             let (line, next) = line_at(data, start);
             if self.is_header(line, header) {
                 return Some((start, next));
+            }
+            at = next;
+        }
+        None
+    }
+
+    /// [`Splitter::next_header`] when the type column is the first (the
+    /// usual layout): only the lines that start with `type` or a quote
+    /// (after a byte order mark and white space) can be a header line.
+    fn next_header_first_column(
+        &mut self,
+        data: &[u8],
+        from: usize,
+        header: &Header,
+    ) -> Option<(usize, usize)> {
+        let mut at = from;
+        while at < data.len() {
+            let (line, next) = line_at(data, at);
+            let start = line
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(line)
+                .trim_ascii_start();
+            if (start.starts_with(b"type") || start.starts_with(b"\""))
+                && self.is_header(line, header)
+            {
+                return Some((at, next));
             }
             at = next;
         }
