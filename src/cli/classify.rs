@@ -772,7 +772,7 @@ impl<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> Passed<'a, I> {
     /// `key` unless `taken` (then it is dropped).
     #[inline]
     fn before(&mut self, out: &mut Vec<u8>, key: &str, taken: bool) {
-        while let Some(&(name, value)) = self.fields.peek() {
+        while let Some((name, _)) = self.fields.peek() {
             let name_bytes = name.text.as_bytes();
             let order = match (name_bytes.first(), key.as_bytes().first()) {
                 (Some(a), Some(b)) if a != b => a.cmp(b),
@@ -785,8 +785,9 @@ impl<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> Passed<'a, I> {
                     return;
                 }
                 _ => {
-                    self.fields.next();
-                    write_field(out, name, value);
+                    if let Some((name, value)) = self.fields.next() {
+                        write_field(out, name, value);
+                    }
                 }
             }
         }

@@ -381,7 +381,7 @@ impl<'a> Scan<'a> {
         self.eat(b'"')?;
         let bytes = self.text.as_bytes();
         let start = self.at;
-        let end = start + find_json_special(&bytes[start..])?;
+        let end = start + super::lines::find_json_special_near(&bytes[start..])?;
         if bytes[end] == b'"' {
             self.at = end + 1;
             return Some(Cow::Borrowed(&self.text[start..end]));
