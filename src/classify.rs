@@ -42,7 +42,10 @@ use serde::Serialize;
 use crate::compile::{self, Options};
 use crate::diag::Diagnostic;
 use crate::model::RuleSet;
-use crate::normalize::{Reply, normalize_mx, rcpt_domain};
+use crate::normalize::{
+    Reply, fold_reply_in, initial_status, normalize_mx, normalize_mx_in, rcpt_domain,
+    rcpt_domain_in,
+};
 use crate::status::{Category, Status, Verdict};
 use crate::tables::{Reason, Tables};
 
@@ -91,6 +94,29 @@ impl Bounce {
     }
 }
 
+/// A [`Bounce`] whose strings are borrowed, from the bounce or from
+/// wherever the record was read: what [`Classifier::classify_ref`] takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BounceRef<'a> {
+    pub mx: Option<&'a str>,
+    pub rcpt: Option<&'a str>,
+    pub reply: &'a str,
+    pub status: Option<Status>,
+    pub reported_category: Option<Category>,
+}
+
+impl<'a> From<&'a Bounce> for BounceRef<'a> {
+    fn from(b: &'a Bounce) -> BounceRef<'a> {
+        BounceRef {
+            mx: b.mx.as_deref(),
+            rcpt: b.rcpt.as_deref(),
+            reply: &b.reply,
+            status: b.status,
+            reported_category: b.reported_category,
+        }
+    }
+}
+
 /// What a bounce means.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Classification {
@@ -126,6 +152,107 @@ impl Normalized {
             reply: Reply::new(&b.reply, b.status),
             mx: b.mx.as_deref().and_then(normalize_mx),
             rcpt_domain: b.rcpt.as_deref().and_then(rcpt_domain),
+            reported_category: b.reported_category,
+        }
+    }
+}
+
+/// [`Classification`], borrowed from the classifier: the deciding rule's
+/// location and scope are its strings, so that making one touches no
+/// shared reference count. It equals the [`Classification`] that
+/// [`Classifier::classify`] gives for the same bounce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassificationRef<'a> {
+    pub status: Option<Status>,
+    pub initial_status: Option<Status>,
+    pub verdict: Verdict,
+    pub category: Option<Category>,
+    /// The deciding rule as `file:line`.
+    pub rule: Option<&'a str>,
+    /// The scope of the deciding rule.
+    pub scope: Option<&'a str>,
+    /// The deciding rule's index in [`Classifier::rules`] (`rules.rules`),
+    /// for callers that keep something per rule.
+    pub rule_index: Option<usize>,
+    pub unmatched: bool,
+}
+
+impl PartialEq<Classification> for ClassificationRef<'_> {
+    fn eq(&self, c: &Classification) -> bool {
+        self.status == c.status
+            && self.initial_status == c.initial_status
+            && self.verdict == c.verdict
+            && self.category == c.category
+            && self.rule == c.rule.as_deref()
+            && self.scope == c.scope.as_deref()
+            && self.unmatched == c.unmatched
+    }
+}
+
+/// A bounce normalized for matching, borrowed: what the tables look at.
+/// [`Normalizer::normalize`] makes one without allocating;
+/// `NormalizedRef::from(&normalized)` borrows a [`Normalized`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NormalizedRef<'a> {
+    /// [`Reply::text`].
+    pub text: &'a str,
+    /// [`Reply::initial`].
+    pub initial: Option<Status>,
+    pub mx: Option<&'a str>,
+    pub rcpt_domain: Option<&'a str>,
+    pub reported_category: Option<Category>,
+}
+
+impl<'a> From<&'a Normalized> for NormalizedRef<'a> {
+    fn from(n: &'a Normalized) -> NormalizedRef<'a> {
+        NormalizedRef {
+            text: &n.reply.text,
+            initial: n.reply.initial,
+            mx: n.mx.as_deref(),
+            rcpt_domain: n.rcpt_domain.as_deref(),
+            reported_category: n.reported_category,
+        }
+    }
+}
+
+/// Buffers that bounces are normalized in, reused from one bounce to the
+/// next: a bounce whose reply, MX host and recipient domain need only be
+/// cut (the usual case) is normalized without copying them, and no bounce
+/// needs an allocation once the buffers have grown.
+///
+/// ```
+/// use mxrules::classify::{Bounce, BounceRef, Normalized, NormalizedRef, Normalizer};
+///
+/// let mut normalizer = Normalizer::new();
+/// let bounce = Bounce::new("smtp; 550 5.1.1 no such user").mx("dns; MXS.MAIL.RU.").rcpt("a@Mail.RU");
+/// let n = normalizer.normalize(BounceRef::from(&bounce));
+/// assert_eq!(n.text, "550 5.1.1 no such user");
+/// assert_eq!((n.mx, n.rcpt_domain), (Some("mxs.mail.ru"), Some("mail.ru")));
+/// assert_eq!(n, NormalizedRef::from(&Normalized::new(&bounce)));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Normalizer {
+    text: String,
+    mx: String,
+    rcpt_domain: String,
+}
+
+impl Normalizer {
+    pub fn new() -> Normalizer {
+        Normalizer::default()
+    }
+
+    /// The bounce normalized as [`Normalized::new`] does, borrowed from the
+    /// bounce or from these buffers.
+    pub fn normalize<'a>(&'a mut self, b: BounceRef<'a>) -> NormalizedRef<'a> {
+        let text = fold_reply_in(b.reply, &mut self.text);
+        NormalizedRef {
+            text,
+            initial: initial_status(text, b.status),
+            mx: b.mx.and_then(|mx| normalize_mx_in(mx, &mut self.mx)),
+            rcpt_domain: b
+                .rcpt
+                .and_then(|rcpt| rcpt_domain_in(rcpt, &mut self.rcpt_domain)),
             reported_category: b.reported_category,
         }
     }
@@ -170,8 +297,45 @@ pub struct Explanation {
 #[derive(Clone, Debug)]
 pub struct Classifier<T: AsRef<[u32]> = Vec<u32>> {
     tables: Tables<T>,
-    /// Each rule's `file:line` and scope name, made once.
-    names: Vec<(Arc<str>, Arc<str>)>,
+    /// Each rule's `file:line`, scope name and verdict, made once.
+    names: Vec<(Arc<str>, Arc<str>, Verdict)>,
+    /// The policy's verdicts of the common statuses, looked up once.
+    policy: PolicyTable,
+}
+
+/// The verdicts of the statuses `c.s.d` with `c` 2, 4 or 5, `s` up to 7
+/// and `d` below [`PolicyTable::DETAILS`], as the policy gives them.
+#[derive(Clone, Debug)]
+struct PolicyTable(Vec<Verdict>);
+
+impl PolicyTable {
+    const DETAILS: u16 = 32;
+
+    fn new(policy: &crate::model::Policy) -> PolicyTable {
+        let mut verdicts = Vec::new();
+        for class in [2, 4, 5] {
+            for subject in 0..8 {
+                for detail in 0..PolicyTable::DETAILS {
+                    verdicts.push(policy.verdict(Status::new(class, subject, detail)));
+                }
+            }
+        }
+        PolicyTable(verdicts)
+    }
+
+    /// Where `status` is, if it is in the table.
+    fn slot(status: Status) -> Option<usize> {
+        let class = match status.class {
+            2 => 0,
+            4 => 1,
+            5 => 2,
+            _ => return None,
+        };
+        (status.subject < 8 && status.detail < PolicyTable::DETAILS).then(|| {
+            (class * 8 + usize::from(status.subject)) * usize::from(PolicyTable::DETAILS)
+                + usize::from(status.detail)
+        })
+    }
 }
 
 impl Classifier {
@@ -201,10 +365,16 @@ impl<T: AsRef<[u32]>> Classifier<T> {
                         .get(r.scope)
                         .cloned()
                         .unwrap_or_else(|| Arc::from("")),
+                    rules.rule_verdict(r),
                 )
             })
             .collect();
-        Classifier { tables, names }
+        let policy = PolicyTable::new(&rules.policy);
+        Classifier {
+            tables,
+            names,
+            policy,
+        }
     }
 
     pub fn tables(&self) -> &Tables<T> {
@@ -230,22 +400,97 @@ impl<T: AsRef<[u32]>> Classifier<T> {
 
     /// The deciding rule of a normalized bounce, if any rule matches.
     pub fn decide(&self, n: &Normalized) -> Option<usize> {
+        self.decide_ref(&NormalizedRef::from(n))
+    }
+
+    /// The deciding rule of a bounce normalized in place, if any rule
+    /// matches.
+    pub fn decide_ref(&self, n: &NormalizedRef<'_>) -> Option<usize> {
         self.tables.first_match(
-            n.mx.as_deref(),
-            n.rcpt_domain.as_deref(),
-            n.reply.text.as_bytes(),
-            n.reply.initial,
+            n.mx,
+            n.rcpt_domain,
+            n.text.as_bytes(),
+            n.initial,
             n.reported_category,
         )
+    }
+
+    /// Classifies one bounce as [`Classifier::classify`] does, normalizing
+    /// it in `normalizer`'s buffers and borrowing the deciding rule's names
+    /// from the classifier: nothing is allocated and no shared reference
+    /// count is touched, which is what threads classifying side by side
+    /// want.
+    ///
+    /// ```
+    /// use mxrules::classify::{Bounce, BounceRef, Classifier, Normalizer};
+    /// use mxrules::load::Parsed;
+    ///
+    /// let mut parsed = Parsed::default();
+    /// parsed.add_text("mail.ru.rules", r#"
+    /// policy { 5.1.1 -> quarantine  5.*.* -> hard }
+    /// mx ends with ".mail.ru" { /^550 must be local recipient/ -> 5.1.1 }"#);
+    /// let classifier = Classifier::new(mxrules::check::check(&parsed).rules.unwrap()).unwrap();
+    ///
+    /// let mut normalizer = Normalizer::new();
+    /// let bounce = BounceRef { mx: Some("mxs.mail.ru"), reply: "550 must be local recipient", ..BounceRef::default() };
+    /// let c = classifier.classify_ref(&mut normalizer, bounce);
+    /// assert_eq!((c.verdict.as_str(), c.rule, c.scope), ("quarantine", Some("mail.ru.rules:3"), Some("mx ends with \".mail.ru\"")));
+    /// assert_eq!(c, classifier.classify(&Bounce::new("550 must be local recipient").mx("mxs.mail.ru")));
+    /// ```
+    pub fn classify_ref(
+        &self,
+        normalizer: &mut Normalizer,
+        b: BounceRef<'_>,
+    ) -> ClassificationRef<'_> {
+        self.classify_normalized_ref(&normalizer.normalize(b))
+    }
+
+    /// Classifies a bounce normalized in place ([`Normalizer::normalize`]).
+    pub fn classify_normalized_ref(&self, n: &NormalizedRef<'_>) -> ClassificationRef<'_> {
+        let found = self
+            .decide_ref(n)
+            .and_then(|r| Some((r, self.tables.rules.rules.get(r)?, self.names.get(r)?)));
+        match found {
+            Some((r, rule, (location, scope, verdict))) => ClassificationRef {
+                status: Some(rule.status),
+                initial_status: n.initial,
+                verdict: *verdict,
+                category: rule.category,
+                rule: Some(location),
+                scope: Some(scope),
+                rule_index: Some(r),
+                unmatched: false,
+            },
+            None => ClassificationRef {
+                status: n.initial,
+                initial_status: n.initial,
+                verdict: self.policy_verdict(n.initial),
+                category: None,
+                rule: None,
+                scope: None,
+                rule_index: None,
+                unmatched: true,
+            },
+        }
+    }
+
+    /// The policy's verdict of an initial status; `hard` for none.
+    fn policy_verdict(&self, initial: Option<Status>) -> Verdict {
+        let Some(status) = initial else {
+            return Verdict::Hard;
+        };
+        PolicyTable::slot(status)
+            .and_then(|i| self.policy.0.get(i).copied())
+            .unwrap_or_else(|| self.tables.rules.policy.verdict(status))
     }
 
     fn matched(&self, r: usize, initial: Option<Status>) -> Classification {
         let rules = &self.tables.rules;
         match (rules.rules.get(r), self.names.get(r)) {
-            (Some(rule), Some((location, scope))) => Classification {
+            (Some(rule), Some((location, scope, verdict))) => Classification {
                 status: Some(rule.status),
                 initial_status: initial,
-                verdict: rules.rule_verdict(rule),
+                verdict: *verdict,
                 category: rule.category,
                 rule: Some(location.clone()),
                 scope: Some(scope.clone()),
@@ -259,7 +504,7 @@ impl<T: AsRef<[u32]>> Classifier<T> {
         Classification {
             status: initial,
             initial_status: initial,
-            verdict: initial.map_or(Verdict::Hard, |s| self.tables.rules.policy.verdict(s)),
+            verdict: self.policy_verdict(initial),
             category: None,
             rule: None,
             scope: None,

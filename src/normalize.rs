@@ -130,7 +130,11 @@ impl Reply {
     ///
     /// The steps are described in the [module documentation](self).
     pub fn new(raw: &str, given: Option<Status>) -> Reply {
-        let text = fold_reply(raw);
+        let mut buf = String::new();
+        let text = match fold_into(raw, &mut buf) {
+            Folded::Part(text) => text.to_string(),
+            Folded::Buffer => buf,
+        };
         let code = code_at_start(&text);
         let enhanced = find_enhanced(&text).map(|(status, _)| status);
         let initial = given.or(enhanced).or_else(|| code.and_then(class_status));
@@ -141,6 +145,43 @@ impl Reply {
             initial,
         }
     }
+}
+
+/// [`Reply::text`] without allocating: the folded reply is a part of `raw`
+/// when folding only trims it or removes its type prefix (the usual case),
+/// else it is written into `buf` (cleared first), whose capacity is reused.
+///
+/// ```
+/// use mxrules::normalize::{Reply, fold_reply_in};
+///
+/// let mut buf = String::new();
+/// let raw = "smtp; 550 5.1.1 user unknown ";
+/// assert_eq!(fold_reply_in(raw, &mut buf), Reply::new(raw, None).text);
+/// assert_eq!(fold_reply_in("550-5.1.1 a\r\n550 5.1.1 b", &mut buf), "550 5.1.1 a b");
+/// ```
+pub fn fold_reply_in<'a>(raw: &'a str, buf: &'a mut String) -> &'a str {
+    match fold_into(raw, buf) {
+        Folded::Part(text) => text,
+        Folded::Buffer => buf,
+    }
+}
+
+/// [`Reply::initial`] of a reply already folded ([`Reply::text`]):
+/// `given` if any, else the enhanced status found in `text`, else
+/// `<class>.0.0` from its reply code (classes 2, 4 and 5).
+///
+/// ```
+/// use mxrules::normalize::initial_status;
+/// use mxrules::status::Status;
+///
+/// assert_eq!(initial_status("550 must be local recipient", None), Some(Status::class_only(5)));
+/// assert_eq!(initial_status("550 5.1.1 gone", Some(Status::new(5, 1, 10))), Some(Status::new(5, 1, 10)));
+/// assert_eq!(initial_status("no code", None), None);
+/// ```
+pub fn initial_status(text: &str, given: Option<Status>) -> Option<Status> {
+    given
+        .or_else(|| find_enhanced(text).map(|(status, _)| status))
+        .or_else(|| code_at_start(text).and_then(class_status))
 }
 
 /// `<class>.0.0` for a reply code of class 2, 4 or 5.
@@ -171,14 +212,42 @@ fn class_status(code: u16) -> Option<Status> {
 /// assert_eq!(normalize_mx("dns; "), None);
 /// ```
 pub fn normalize_mx(raw: &str) -> Option<String> {
+    mx_host(raw).map(lowercase)
+}
+
+/// [`normalize_mx`] without allocating: the host is a part of `raw` when
+/// it has no uppercase letters, else it is written into `buf` (cleared
+/// first), whose capacity is reused.
+///
+/// ```
+/// use mxrules::normalize::normalize_mx_in;
+///
+/// let mut buf = String::new();
+/// assert_eq!(normalize_mx_in("dns; MXS.MAIL.RU.", &mut buf), Some("mxs.mail.ru"));
+/// assert_eq!(normalize_mx_in("mx.example.com (192.0.2.1)", &mut buf), Some("mx.example.com"));
+/// assert_eq!(normalize_mx_in("dns; ", &mut buf), None);
+/// ```
+pub fn normalize_mx_in<'a>(raw: &'a str, buf: &'a mut String) -> Option<&'a str> {
+    mx_host(raw).map(|host| lowercase_in(host, buf))
+}
+
+/// The host [`normalize_mx`] gives, not yet lowercased.
+fn mx_host(raw: &str) -> Option<&str> {
     // The usual case: a bare host name, nothing to remove but final dots,
     // maybe followed by a space and anything (`mx.example.com (192.0.2.1)`).
-    let host = raw.split_once(' ').map_or(raw, |(host, _)| host);
-    if !host.is_empty() && host.bytes().all(|b| HOST[usize::from(b)]) {
-        let host = host.trim_end_matches('.');
-        return (!host.is_empty()).then(|| host.to_ascii_lowercase());
+    let b = raw.as_bytes();
+    let mut end = 0;
+    while let Some(&c) = b.get(end) {
+        if !HOST[usize::from(c)] {
+            break;
+        }
+        end += 1;
     }
-    normalize_mx_general(raw)
+    if end > 0 && b.get(end).is_none_or(|&c| c == b' ') {
+        let host = raw[..end].trim_end_matches('.');
+        return (!host.is_empty()).then_some(host);
+    }
+    mx_host_general(raw)
 }
 
 /// The bytes of a bare host name: ASCII letters and digits, `.` and `-`.
@@ -205,8 +274,8 @@ const ADDRESS: [bool; 256] = {
     t
 };
 
-/// [`normalize_mx`], step by step.
-fn normalize_mx_general(raw: &str) -> Option<String> {
+/// [`mx_host`], step by step.
+fn mx_host_general(raw: &str) -> Option<&str> {
     let s = strip_type_prefix(raw.trim()).trim_start();
     let host = if let Some(inner) = s.strip_prefix('[') {
         let inner = inner.find(']').map_or(inner, |end| &inner[..end]).trim();
@@ -218,7 +287,7 @@ fn normalize_mx_general(raw: &str) -> Option<String> {
         strip_port(&s[..end])
     };
     let host = host.trim_end_matches('.');
-    (!host.is_empty()).then(|| lowercase(host))
+    (!host.is_empty()).then_some(host)
 }
 
 /// Domain part of a recipient, lowercased, trailing dot removed: "<User@Mail.RU>" -> "mail.ru"; also accepts "rfc822;user@x.com" (Final-Recipient form). None when there is no `@` or the domain is empty.
@@ -236,6 +305,27 @@ fn normalize_mx_general(raw: &str) -> Option<String> {
 /// assert_eq!(rcpt_domain("postmaster"), None);
 /// ```
 pub fn rcpt_domain(rcpt: &str) -> Option<String> {
+    domain_part(rcpt).map(lowercase)
+}
+
+/// [`rcpt_domain`] without allocating: the domain is a part of `rcpt`
+/// when it has no uppercase letters, else it is written into `buf`
+/// (cleared first), whose capacity is reused.
+///
+/// ```
+/// use mxrules::normalize::rcpt_domain_in;
+///
+/// let mut buf = String::new();
+/// assert_eq!(rcpt_domain_in("<User@Mail.RU>", &mut buf), Some("mail.ru"));
+/// assert_eq!(rcpt_domain_in("user@example.com", &mut buf), Some("example.com"));
+/// assert_eq!(rcpt_domain_in("postmaster", &mut buf), None);
+/// ```
+pub fn rcpt_domain_in<'a>(rcpt: &'a str, buf: &'a mut String) -> Option<&'a str> {
+    domain_part(rcpt).map(|domain| lowercase_in(domain, buf))
+}
+
+/// The domain [`rcpt_domain`] gives, not yet lowercased.
+fn domain_part(rcpt: &str) -> Option<&str> {
     // The usual case: a bare address (no type prefix, brackets, white space
     // or list), whose domain is what follows the last `@`.
     let (mut bare, mut at) = (true, None);
@@ -247,13 +337,13 @@ pub fn rcpt_domain(rcpt: &str) -> Option<String> {
     }
     if bare {
         let domain = rcpt[at? + 1..].trim_end_matches('.');
-        return (!domain.is_empty()).then(|| domain.to_ascii_lowercase());
+        return (!domain.is_empty()).then_some(domain);
     }
-    rcpt_domain_general(rcpt)
+    domain_part_general(rcpt)
 }
 
-/// [`rcpt_domain`], step by step.
-fn rcpt_domain_general(rcpt: &str) -> Option<String> {
+/// [`domain_part`], step by step.
+fn domain_part_general(rcpt: &str) -> Option<&str> {
     let s = strip_type_prefix(rcpt.trim()).trim_start();
     let addr = match s.find('<') {
         Some(open) => {
@@ -267,7 +357,7 @@ fn rcpt_domain_general(rcpt: &str) -> Option<String> {
         .find(|c: char| c.is_whitespace() || matches!(c, '>' | ',' | ';'))
         .unwrap_or(domain.len());
     let domain = domain[..end].trim_end_matches('.');
-    (!domain.is_empty()).then(|| lowercase(domain))
+    (!domain.is_empty()).then_some(domain)
 }
 
 /// Finds an enhanced status in reply text. Returns it with the byte range where it was found.
@@ -308,32 +398,56 @@ pub fn find_enhanced(text: &str) -> Option<(Status, Range<usize>)> {
     None
 }
 
-/// Joins the lines of a reply and folds its whitespace (steps 1 to 3).
-fn fold_reply(raw: &str) -> String {
-    let body = trim_start(strip_type_prefix(crate::input::trim(raw)));
-    fold_simple(body).unwrap_or_else(|| fold_lines(body))
+/// A folded reply: a part of the raw text, or written into a buffer.
+enum Folded<'a> {
+    Part(&'a str),
+    Buffer,
 }
 
-/// [`fold_reply`] of a body, line by line.
-fn fold_lines(body: &str) -> String {
-    let mut out = String::with_capacity(body.len());
+/// Joins the lines of a reply and folds its whitespace (steps 1 to 3);
+/// `buf` is cleared first when the result is written into it.
+fn fold_into<'a>(raw: &'a str, buf: &mut String) -> Folded<'a> {
+    let body = trim_start(strip_type_prefix(crate::input::trim(raw)));
+    if is_plain(body.as_bytes()) {
+        // One line of printable ASCII with single spaces, the usual case:
+        // the body itself, unless the `-` of a multi-line reply's first
+        // line is to become a space.
+        if !(code_at_start(body).is_some() && body.as_bytes().get(3) == Some(&b'-')) {
+            return Folded::Part(body);
+        }
+        buf.clear();
+        let rest = &body[4..];
+        buf.push_str(&body[..3]);
+        if !rest.is_empty() && !rest.starts_with(' ') {
+            buf.push(' ');
+        }
+        buf.push_str(rest);
+        return Folded::Buffer;
+    }
+    buf.clear();
+    fold_lines(buf, body);
+    Folded::Buffer
+}
+
+/// [`fold_into`] of a body, line by line, into `out` (empty).
+fn fold_lines(out: &mut String, body: &str) {
     let mut lines = body.lines();
     let Some(first) = lines.next().map(str::trim_start) else {
-        return out;
+        return;
     };
     let Some(code) = code_at_start(first) else {
-        push_folded(&mut out, first);
-        lines.for_each(|line| push_folded(&mut out, line));
-        return out;
+        push_folded(out, first);
+        lines.for_each(|line| push_folded(out, line));
+        return;
     };
     out.push_str(&first[..3]);
     let rest = after_code(first);
     let first_enhanced = leading_status(rest).map(|(status, _)| status);
-    push_folded(&mut out, rest);
+    push_folded(out, rest);
     for line in lines {
         let trimmed = line.trim_start();
         if code_at_start(trimmed) != Some(code) {
-            push_folded(&mut out, line);
+            push_folded(out, line);
             continue;
         }
         let mut rest = after_code(trimmed);
@@ -343,53 +457,40 @@ fn fold_lines(body: &str) -> String {
         {
             rest = &rest[range.end..];
         }
-        push_folded(&mut out, rest);
+        push_folded(out, rest);
     }
-    out
-}
-
-/// [`fold_reply`] of a body (trimmed, without its type prefix) that is one
-/// line of printable ASCII with single spaces, the usual case: the body
-/// itself, the `-` of a multi-line reply's first line made a space. None
-/// for any other body.
-fn fold_simple(body: &str) -> Option<String> {
-    let b = body.as_bytes();
-    if !is_plain(b) {
-        return None;
-    }
-    if code_at_start(body).is_some() && b.get(3) == Some(&b'-') {
-        let rest = &body[4..];
-        let mut out = String::with_capacity(body.len());
-        out.push_str(&body[..3]);
-        if !rest.is_empty() && !rest.starts_with(' ') {
-            out.push(' ');
-        }
-        out.push_str(rest);
-        return Some(out);
-    }
-    Some(body.to_string())
 }
 
 /// True when `b` is printable ASCII (or DEL) without two spaces in a row.
-/// Eight bytes are tested at once.
+/// Sixteen bytes (and the one after them) are tested at once: the compiler
+/// makes vector compares of the test.
 fn is_plain(b: &[u8]) -> bool {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut words = b.chunks_exact(8);
-    let mut after_space = false;
-    for word in words.by_ref() {
-        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // 0x80 in each byte below 0x20 (top three bits clear) or above 0x7f.
-        let bad = !(((x & LOW) + ONES * 0x60) | x | LOW) | (x & !LOW);
-        // 0x80 in each space, exactly.
-        let s = x ^ (ONES * 0x20);
-        let spaces = !(((s & LOW) + LOW) | s | LOW);
-        if bad != 0 || spaces & (spaces << 8) != 0 || (after_space && spaces & 0x80 != 0) {
-            return false;
+    // The bytes of `block` but the last: none outside 0x20..0x80, none a
+    // space followed by a space.
+    fn block_is_plain(block: &[u8; 17]) -> bool {
+        let mut bad = 0u8;
+        for i in 0..16 {
+            let (c, next) = (block[i], block[i + 1]);
+            bad |= u8::from(c.wrapping_sub(0x20) >= 0x60)
+                | (u8::from(c == b' ') & u8::from(next == b' '));
         }
-        after_space = spaces >> 63 != 0;
+        bad == 0
     }
-    for &c in words.remainder() {
+    let n = b.len();
+    if n >= 17 {
+        let mut at = 0;
+        while at + 17 <= n {
+            if !b[at..at + 17].try_into().is_ok_and(block_is_plain) {
+                return false;
+            }
+            at += 16;
+        }
+        // The last 17 bytes, overlapping the blocks before, and the last byte.
+        return b[n - 17..].try_into().is_ok_and(block_is_plain)
+            && (0x20..0x80).contains(&b[n - 1]);
+    }
+    let mut after_space = false;
+    for &c in b {
         if !(0x20..0x80).contains(&c) || (after_space && c == b' ') {
             return false;
         }
@@ -445,6 +546,26 @@ fn lowercase(s: &str) -> String {
     } else {
         s.to_lowercase()
     }
+}
+
+/// [`lowercase`]: `s` itself when it is ASCII without uppercase letters,
+/// else written into `buf` (cleared first).
+fn lowercase_in<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
+    // Without branches: an uppercase letter or a byte that is not ASCII.
+    let changes = s.bytes().fold(0u8, |any, b| {
+        any | u8::from(b.wrapping_sub(b'A') < 26) | (b & 0x80)
+    });
+    if changes == 0 {
+        return s;
+    }
+    buf.clear();
+    if s.is_ascii() {
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.push_str(&s.to_lowercase());
+    }
+    buf
 }
 
 /// Removes a leading `<type>;` (an ASCII letter, then letters, digits or hyphens).
@@ -576,6 +697,37 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn plain_text_is_told_at_every_length() {
+        let reference = |b: &[u8]| {
+            b.iter().all(|c| (0x20..0x80).contains(c)) && !b.windows(2).any(|w| w == b"  ")
+        };
+        let alphabet = ["a", " ", "  ", "\t", "\u{7f}", "é", "\u{1f}", "~", "0"];
+        for text in texts(&alphabet, 20_000, 60) {
+            assert_eq!(
+                is_plain(text.as_bytes()),
+                reference(text.as_bytes()),
+                "{text:?}"
+            );
+        }
+        for len in 0..80 {
+            let mut text = "ab c".repeat(20).into_bytes();
+            text.truncate(len);
+            assert!(is_plain(&text), "{len}");
+            for at in 0..len {
+                let mut bad = text.clone();
+                bad[at] = b'\n';
+                assert!(!is_plain(&bad), "{len} {at}");
+                let mut spaces = text.clone();
+                spaces[at] = b' ';
+                if at + 1 < len {
+                    spaces[at + 1] = b' ';
+                    assert!(!is_plain(&spaces), "{len} {at}");
+                }
+            }
+        }
+    }
+
     /// [`push_folded`] as `split_whitespace` words.
     fn folded_words(s: &str) -> String {
         s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -590,14 +742,29 @@ mod tests {
         ];
         for text in texts(&alphabet, 200_000, 12) {
             let body = strip_type_prefix(text.trim()).trim_start();
-            if let Some(quick) = fold_simple(body) {
-                assert_eq!(quick, fold_lines(body), "{text:?}");
-            }
+            let mut lines = String::new();
+            fold_lines(&mut lines, body);
+            let mut buf = String::from("left over");
+            assert_eq!(fold_reply_in(&text, &mut buf), lines, "{text:?}");
             let mut out = String::new();
             push_folded(&mut out, &text);
             assert_eq!(out, folded_words(&text), "{text:?}");
-            assert_eq!(normalize_mx(&text), normalize_mx_general(&text), "{text:?}");
-            assert_eq!(rcpt_domain(&text), rcpt_domain_general(&text), "{text:?}");
+            let reply = Reply::new(&text, None);
+            assert_eq!(reply.text, lines, "{text:?}");
+            assert_eq!(initial_status(&reply.text, None), reply.initial, "{text:?}");
+            assert_eq!(mx_host(&text), mx_host_general(&text), "{text:?}");
+            assert_eq!(domain_part(&text), domain_part_general(&text), "{text:?}");
+            let mut buf = String::from("left over");
+            assert_eq!(
+                normalize_mx_in(&text, &mut buf).map(str::to_string),
+                normalize_mx(&text),
+                "{text:?}"
+            );
+            assert_eq!(
+                rcpt_domain_in(&text, &mut buf).map(str::to_string),
+                rcpt_domain(&text),
+                "{text:?}"
+            );
             assert_eq!(
                 find_enhanced(&text),
                 find_enhanced_at_every_byte(&text),
@@ -646,6 +813,14 @@ mod tests {
                 enhanced: enhanced.map(st),
                 initial: initial.map(st),
             },
+            "raw: {raw:?}"
+        );
+        let mut buf = String::new();
+        let folded = fold_reply_in(raw, &mut buf);
+        assert_eq!(folded, text, "raw: {raw:?}");
+        assert_eq!(
+            initial_status(folded, given.map(st)),
+            initial.map(st),
             "raw: {raw:?}"
         );
     }

@@ -11,7 +11,7 @@ mod reference;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use mxrules::classify::{Bounce, Classification, Classifier, Normalized};
+use mxrules::classify::{Bounce, BounceRef, Classification, Classifier, Normalized, Normalizer};
 use mxrules::compile::Options;
 use mxrules::model::{RuleSet, ScopeKey};
 use mxrules::status::{Part, Status, StatusPattern};
@@ -29,6 +29,9 @@ struct Pair<T: AsRef<[u32]> = Vec<u32>> {
     unmatched: usize,
     explained: usize,
     mismatches: Vec<String>,
+    /// For the borrowed classification, reused from one bounce to the next
+    /// as the command line does.
+    normalizer: Normalizer,
 }
 
 impl Pair {
@@ -52,6 +55,7 @@ impl<T: AsRef<[u32]>> Pair<T> {
             unmatched: 0,
             explained: 0,
             mismatches: Vec::new(),
+            normalizer: Normalizer::new(),
         }
     }
 
@@ -68,6 +72,15 @@ impl<T: AsRef<[u32]>> Pair<T> {
         }
         if got != want {
             self.mismatch(origin, b, "classification", &got, &want);
+            return;
+        }
+        let borrowed = self
+            .compiled
+            .classify_ref(&mut self.normalizer, BounceRef::from(b));
+        if borrowed != got || borrowed.rule_index != self.compiled.decide(&n) {
+            let m =
+                format!("classify_ref differs for {origin}: {b:?}\n  {borrowed:?}\n  {got:?}\n");
+            self.mismatches.push(m);
             return;
         }
         if explain {

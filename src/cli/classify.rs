@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use mxrules::classify::{Bounce, Classification};
+use mxrules::classify::{BounceRef, ClassificationRef, Normalizer};
 use mxrules::input::{self, Batch, Extra, InputFormat, Item, LineItem, Text, View};
 use mxrules::status::{Status, Verdict};
 
@@ -442,10 +442,8 @@ struct Sink<'a> {
     errors: String,
     tally: Tally,
     quarantined: Vec<(String, Quarantined)>,
-    /// The bounce a view is copied into, its strings reused.
-    bounce: Bounce,
-    spare_mx: String,
-    spare_rcpt: String,
+    /// Buffers bounces are normalized in, reused.
+    normalizer: Normalizer,
     reason: String,
     escaped: Escaped,
 }
@@ -458,9 +456,7 @@ impl<'a> Sink<'a> {
             errors: String::new(),
             tally: Tally::default(),
             quarantined: Vec::new(),
-            bounce: Bounce::default(),
-            spare_mx: String::new(),
-            spare_rcpt: String::new(),
+            normalizer: Normalizer::new(),
             reason: String::new(),
             escaped: Escaped::new(),
         }
@@ -479,7 +475,8 @@ impl<'a> Sink<'a> {
     fn item(&mut self, item: Item) {
         match item {
             Item::Record(rec) => {
-                let c = self.shared.engine.classify(&rec.bounce);
+                let engine = self.shared.engine;
+                let c = engine.classify_ref(&mut self.normalizer, BounceRef::from(&rec.bounce));
                 self.record(&rec.position.file, &rec.view(), &c);
             }
             Item::Bad(bad) => {
@@ -492,14 +489,15 @@ impl<'a> Sink<'a> {
     }
 
     fn view(&mut self, file: &str, v: &View<'_>) {
-        let b = &mut self.bounce;
-        set(&mut b.mx, &mut self.spare_mx, v.mx);
-        set(&mut b.rcpt, &mut self.spare_rcpt, v.rcpt);
-        b.reply.clear();
-        b.reply.push_str(v.reply);
-        b.status = v.status;
-        b.reported_category = v.reported_category;
-        let c = self.shared.engine.classify(&self.bounce);
+        let bounce = BounceRef {
+            mx: v.mx,
+            rcpt: v.rcpt,
+            reply: v.reply,
+            status: v.status,
+            reported_category: v.reported_category,
+        };
+        let engine = self.shared.engine;
+        let c = engine.classify_ref(&mut self.normalizer, bounce);
         self.record(file, v, &c);
     }
 
@@ -528,7 +526,7 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn record(&mut self, file: &str, v: &View<'_>, c: &Classification) {
+    fn record(&mut self, file: &str, v: &View<'_>, c: &ClassificationRef<'_>) {
         let t = &mut self.tally;
         t.records += 1;
         if c.unmatched {
@@ -543,30 +541,13 @@ impl<'a> Sink<'a> {
                 address,
                 Quarantined {
                     status: c.status.map(|s| s.to_string()).unwrap_or_default(),
-                    rule: c.rule.as_deref().unwrap_or("unmatched").to_string(),
+                    rule: c.rule.unwrap_or("unmatched").to_string(),
                 },
             ));
         }
         match self.shared.format {
             Format::Jsonl => write_json(&mut self.out, &mut self.escaped, file, v, c),
             Format::Csv => write_csv(&mut self.out, file, v, c, self.shared.wide),
-        }
-    }
-}
-
-/// Puts `v` in `slot`, reusing the string there or the spare one.
-fn set(slot: &mut Option<String>, spare: &mut String, v: Option<&str>) {
-    match v {
-        Some(v) => {
-            let mut s = slot.take().unwrap_or_else(|| std::mem::take(spare));
-            s.clear();
-            s.push_str(v);
-            *slot = Some(s);
-        }
-        None => {
-            if let Some(s) = slot.take() {
-                *spare = s;
-            }
         }
     }
 }
@@ -692,7 +673,7 @@ fn write_json(
     shared: &mut Escaped,
     file: &str,
     v: &View<'_>,
-    c: &Classification,
+    c: &ClassificationRef<'_>,
 ) {
     // Every member is written after a comma; the first comma becomes the brace.
     let start = out.len();
@@ -724,7 +705,7 @@ fn write_json(
     push_status(out, c.initial_status);
     extra.before(out, "input", true);
     out.extend_from_slice(b",\"input\":{\"file\":");
-    push_json_str(out, file);
+    shared.push_file(out, file);
     out.extend_from_slice(b",\"line\":");
     push_number(out, v.line as u64);
     out.push(b'}');
@@ -741,15 +722,22 @@ fn write_json(
     extra.before(out, "reply", true);
     out.extend_from_slice(b",\"reply\":");
     text(out, v.reply, View::PLAIN_REPLY);
+    let names = c.rule_index.and_then(|r| shared.get(r, c));
     extra.before(out, "rule", c.rule.is_some());
-    if let Some(rule) = &c.rule {
+    if let Some(rule) = c.rule {
         out.extend_from_slice(b",\"rule\":");
-        shared.push(out, rule);
+        match names {
+            Some((rule, _)) => out.extend_from_slice(rule),
+            None => push_json_str(out, rule),
+        }
     }
     extra.before(out, "scope", c.scope.is_some());
-    if let Some(scope) = &c.scope {
+    if let Some(scope) = c.scope {
         out.extend_from_slice(b",\"scope\":");
-        shared.push(out, scope);
+        match names {
+            Some((_, scope)) => out.extend_from_slice(scope),
+            None => push_json_str(out, scope),
+        }
     }
     extra.before(out, "status", true);
     out.extend_from_slice(b",\"status\":");
@@ -784,7 +772,7 @@ impl<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> Passed<'a, I> {
     /// `key` unless `taken` (then it is dropped).
     #[inline]
     fn before(&mut self, out: &mut Vec<u8>, key: &str, taken: bool) {
-        while let Some(&(name, value)) = self.fields.peek() {
+        while let Some((name, _)) = self.fields.peek() {
             let name_bytes = name.text.as_bytes();
             let order = match (name_bytes.first(), key.as_bytes().first()) {
                 (Some(a), Some(b)) if a != b => a.cmp(b),
@@ -797,8 +785,9 @@ impl<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> Passed<'a, I> {
                     return;
                 }
                 _ => {
-                    self.fields.next();
-                    write_field(out, name, value);
+                    if let Some((name, value)) = self.fields.next() {
+                        write_field(out, name, value);
+                    }
                 }
             }
         }
@@ -850,6 +839,19 @@ fn push_json_value(out: &mut Vec<u8>, value: &serde_json::Value) {
 /// A status as a JSON string, or null.
 fn push_status(out: &mut Vec<u8>, status: Option<Status>) {
     match status {
+        // The usual status, one digit a part.
+        Some(s) if s.class < 10 && s.subject < 10 && s.detail < 10 => {
+            let digit = |n: u16| b'0' + n as u8;
+            out.extend_from_slice(&[
+                b'"',
+                s.class + b'0',
+                b'.',
+                digit(s.subject),
+                b'.',
+                digit(s.detail),
+                b'"',
+            ]);
+        }
         Some(s) => {
             let mut text = [0u8; 24];
             text[0] = b'"';
@@ -950,38 +952,54 @@ fn find_escape(bytes: &[u8]) -> Option<usize> {
     mxrules::input::find_json_special(bytes)
 }
 
-/// The JSON strings of the rule locations and scope names a classifier
-/// shares between its classifications, escaped once: a small table
-/// indexed by the shared string's address, each slot holding the string
-/// (so that the address stays its own) and its JSON form.
+/// The JSON strings of the deciding rules' locations and scope names,
+/// escaped once per rule: a table indexed by the rule; and that of the
+/// last input file named.
 struct Escaped {
-    slots: Vec<Option<EscapedSlot>>,
+    rules: Vec<Option<EscapedNames>>,
+    file: String,
+    file_json: Vec<u8>,
 }
 
-/// A shared string and its JSON form.
-type EscapedSlot = (Arc<str>, Box<[u8]>);
+/// A rule's location and scope name as JSON strings.
+type EscapedNames = (Box<[u8]>, Box<[u8]>);
 
 impl Escaped {
-    const SLOTS: usize = 1024;
-
     fn new() -> Escaped {
         Escaped {
-            slots: vec![None; Escaped::SLOTS],
+            rules: Vec::new(),
+            file: String::new(),
+            file_json: b"\"\"".to_vec(),
         }
     }
 
-    /// Appends the JSON string of `s`.
-    fn push(&mut self, out: &mut Vec<u8>, s: &Arc<str>) {
-        let address = Arc::as_ptr(s).cast::<u8>() as usize;
-        let slot = &mut self.slots[(address >> 4).wrapping_mul(0x9E37_79B9) % Escaped::SLOTS];
-        match slot {
-            Some((k, json)) if Arc::ptr_eq(k, s) => out.extend_from_slice(json),
-            _ => {
-                let start = out.len();
-                push_json_str(out, s);
-                *slot = Some((s.clone(), out[start..].into()));
-            }
+    /// Appends the JSON string of the input file name `file`.
+    fn push_file(&mut self, out: &mut Vec<u8>, file: &str) {
+        if file != self.file {
+            self.file.clear();
+            self.file.push_str(file);
+            self.file_json.clear();
+            push_json_str(&mut self.file_json, file);
         }
+        out.extend_from_slice(&self.file_json);
+    }
+
+    /// The JSON strings of the location and scope of `c`'s deciding rule
+    /// `r`.
+    fn get(&mut self, r: usize, c: &ClassificationRef<'_>) -> Option<(&[u8], &[u8])> {
+        if r >= self.rules.len() {
+            self.rules.resize(r + 1, None);
+        }
+        let slot = self.rules.get_mut(r)?;
+        let (rule, scope) = slot.get_or_insert_with(|| {
+            let json = |s: Option<&str>| {
+                let mut out = Vec::new();
+                push_json_str(&mut out, s.unwrap_or(""));
+                out.into_boxed_slice()
+            };
+            (json(c.rule), json(c.scope))
+        });
+        Some((rule, scope))
     }
 }
 
@@ -1002,7 +1020,7 @@ fn push_csv_field(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-fn write_csv(out: &mut Vec<u8>, file: &str, v: &View<'_>, c: &Classification, wide: bool) {
+fn write_csv(out: &mut Vec<u8>, file: &str, v: &View<'_>, c: &ClassificationRef<'_>, wide: bool) {
     push_csv_field(out, file);
     out.push(b',');
     push_number(out, v.line as u64);
@@ -1025,7 +1043,7 @@ fn write_csv(out: &mut Vec<u8>, file: &str, v: &View<'_>, c: &Classification, wi
         out.extend_from_slice(cat.as_str().as_bytes());
     }
     out.push(b',');
-    push_csv_field(out, c.rule.as_deref().unwrap_or(""));
+    push_csv_field(out, c.rule.unwrap_or(""));
     out.push(b',');
     out.extend_from_slice(if c.unmatched { b"true" } else { b"false" });
     out.push(b',');
@@ -1062,6 +1080,20 @@ mod tests {
         let mut out = Vec::new();
         push_number(&mut out, u64::MAX);
         assert_eq!(out, u64::MAX.to_string().as_bytes());
+    }
+
+    #[test]
+    fn statuses_as_they_display() {
+        for (class, subject, detail) in [(5, 1, 1), (4, 7, 28), (2, 0, 0), (5, 7, 999), (4, 10, 9)]
+        {
+            let s = Status::new(class, subject, detail);
+            let mut out = Vec::new();
+            push_status(&mut out, Some(s));
+            assert_eq!(out, format!("\"{s}\"").into_bytes());
+        }
+        let mut out = Vec::new();
+        push_status(&mut out, None);
+        assert_eq!(out, b"null");
     }
 
     #[test]

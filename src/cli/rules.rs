@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use mxrules::artifact::{self, AlignedBytes};
-use mxrules::classify::{Bounce, Classification, Classifier, Explanation};
+use mxrules::classify::{
+    Bounce, BounceRef, Classification, ClassificationRef, Classifier, Explanation, Normalizer,
+};
 use mxrules::compile::{self, Options};
 use mxrules::diag::{self, Severity};
 
@@ -13,12 +15,17 @@ use super::{Color, Exit, fail, print_stderr};
 /// storage (compiled here, or read from a compiled file).
 pub trait Engine: Sync {
     fn classify(&self, b: &Bounce) -> Classification;
+    /// [`Classifier::classify_ref`]: no allocation, no shared reference count.
+    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_>;
     fn explain(&self, b: &Bounce) -> Explanation;
 }
 
 impl<T: AsRef<[u32]> + Sync> Engine for Classifier<T> {
     fn classify(&self, b: &Bounce) -> Classification {
         Classifier::classify(self, b)
+    }
+    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_> {
+        Classifier::classify_ref(self, normalizer, b)
     }
     fn explain(&self, b: &Bounce) -> Explanation {
         Classifier::explain(self, b)

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::lines::{Lines, MAX_LINE, split_lines, too_long, trim};
+use super::lines::{Lines, MAX_LINE, split_text_lines, too_long, trim};
 use super::{Extras, InputRecord, Item, LineItem, Position, Source, View};
 use crate::classify::Bounce;
 use crate::status::Status;
@@ -171,18 +171,18 @@ fn kind(v: &Value) -> &'static str {
 /// error of a bad one, so that both ways give the same record.
 pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(data: &[u8], first: usize, name: &str, f: &mut F) {
     let mut extra = Vec::new();
-    for (i, line) in split_lines(data).enumerate() {
+    for (i, (line, text)) in split_text_lines(data).enumerate() {
         let number = first + i;
         if too_long(line) {
             f(LineItem::Item(super::too_long(Position::new(name, number))));
             continue;
         }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Ok(text) = std::str::from_utf8(line) else {
+        let Some(text) = text else {
             let at = Position::new(name, number);
             f(LineItem::Item(Item::bad(at, "line is not valid UTF-8")));
             continue;
         };
+        // `trim` drops a final `\r` too.
         let text = trim(text);
         if text.is_empty() {
             continue;
@@ -234,7 +234,7 @@ impl<'a> Fields<'a> {
         fields.reply.as_ref()?.as_ref()?;
         if let Some(Some(s)) = &fields.status
             && !s.trim().is_empty()
-            && s.trim().parse::<Status>().is_err()
+            && super::parse_status(s.trim()).is_err()
         {
             return None;
         }
@@ -257,7 +257,7 @@ impl<'a> Fields<'a> {
             status: text(&self.status)
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .and_then(|s| s.parse().ok()),
+                .and_then(|s| super::parse_status(s).ok()),
             reported_category: incoming_category
                 .and_then(|c| crate::status::Category::from_word(c.trim())),
             time: text(&self.time),
@@ -381,7 +381,7 @@ impl<'a> Scan<'a> {
         self.eat(b'"')?;
         let bytes = self.text.as_bytes();
         let start = self.at;
-        let end = start + find_json_special(&bytes[start..])?;
+        let end = start + super::lines::find_json_special_near(&bytes[start..])?;
         if bytes[end] == b'"' {
             self.at = end + 1;
             return Some(Cow::Borrowed(&self.text[start..end]));

@@ -122,6 +122,10 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
 /// test of eight bytes at once.
 pub(crate) trait ByteSet: Copy {
     fn has(self, b: u8) -> bool;
+    /// Zero exactly when `b` is in the set, computed without comparisons
+    /// (which the compiler turns into branches or table lookups), so that
+    /// a test of many bytes becomes vector instructions.
+    fn key(self, b: u8) -> u8;
     /// 0x80 in each byte of `x` (little-endian) that is in the set, and
     /// nothing else.
     fn mask(self, x: u64) -> u64;
@@ -149,6 +153,9 @@ impl ByteSet for One {
     fn has(self, b: u8) -> bool {
         b == self.0
     }
+    fn key(self, b: u8) -> u8 {
+        b ^ self.0
+    }
     fn mask(self, x: u64) -> u64 {
         eq_mask(x, self.0)
     }
@@ -163,11 +170,28 @@ impl ByteSet for JsonSpecial {
     fn has(self, b: u8) -> bool {
         b < 0x20 || b == b'"' || b == b'\\'
     }
+    fn key(self, b: u8) -> u8 {
+        b.saturating_sub(0x1f).min(b ^ b'"').min(b ^ b'\\')
+    }
     fn mask(self, x: u64) -> u64 {
         // Flipping bit 1 makes `"` 0x20 and leaves the control characters
         // below 0x20, and nothing else below 0x21.
         below_mask(x ^ (ONES * 2), 0x21) | eq_mask(x, b'\\')
     }
+}
+
+/// [`super::find_json_special`] for a byte that is likely among the first
+/// eight (the end of a short string, a key): those are tested first as one
+/// word, without setting up the search of blocks.
+#[inline]
+pub(crate) fn find_json_special_near(hay: &[u8]) -> Option<usize> {
+    if hay.len() >= 8 {
+        let m = JsonSpecial.mask(word(hay));
+        if m != 0 {
+            return Some((m.trailing_zeros() / 8) as usize);
+        }
+    }
+    find_in(hay, JsonSpecial)
 }
 
 /// What ends an unquoted CSV field: `,`, `\r` or `\n`.
@@ -178,24 +202,86 @@ impl ByteSet for CsvFieldEnd {
     fn has(self, b: u8) -> bool {
         b == b',' || b == b'\r' || b == b'\n'
     }
+    fn key(self, b: u8) -> u8 {
+        (b ^ b',').min(b ^ b'\r').min(b ^ b'\n')
+    }
     fn mask(self, x: u64) -> u64 {
         eq_mask(x, b',') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
     }
 }
 
-/// Where a PowerMTA header line may be: the first quote (which may split
-/// the word `type`) or `y` (that of `type`) in `hay`. Blocks of 16 bytes
-/// are tested at once (the compiler makes vector compares of the test).
-pub(crate) fn find_type_or_quote(hay: &[u8]) -> Option<usize> {
-    let wanted = |b: u8| b == b'"' || b == b'y';
+/// What makes a CSV row more than fields split at commas: `"`, `\r`, `\n`.
+#[derive(Clone, Copy)]
+pub(crate) struct QuoteOrLineEnd;
+
+impl ByteSet for QuoteOrLineEnd {
+    fn has(self, b: u8) -> bool {
+        b == b'"' || b == b'\r' || b == b'\n'
+    }
+    fn key(self, b: u8) -> u8 {
+        (b ^ b'"').min(b ^ b'\r').min(b ^ b'\n')
+    }
+    fn mask(self, x: u64) -> u64 {
+        eq_mask(x, b'"') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
+    }
+}
+
+/// Gives `f` the position of each `needle` in `hay`, in order, until `f`
+/// returns false: blocks of 16 bytes without one are skipped with vector
+/// instructions, the others read eight bytes at a time.
+pub(crate) fn each_byte(hay: &[u8], needle: u8, mut f: impl FnMut(usize) -> bool) {
     let mut at = 0;
-    for block in hay.chunks_exact(16) {
-        if block.iter().fold(false, |any, &b| any | wanted(b)) {
+    while at < hay.len() {
+        if let Some(block) = hay
+            .get(at..at + 16)
+            .and_then(|b| <&[u8; 16]>::try_from(b).ok())
+            && !block_has(block, One(needle))
+        {
+            at += 16;
+            continue;
+        }
+        let x = if at + 8 <= hay.len() {
+            word(&hay[at..])
+        } else {
+            // The end, padded with zeros (never `needle` when it matters:
+            // positions past the end are not given).
+            let mut w = [0u8; 8];
+            w[..hay.len() - at].copy_from_slice(&hay[at..]);
+            u64::from_le_bytes(w)
+        };
+        let mut m = eq_mask(x, needle);
+        while m != 0 {
+            let i = at + (m.trailing_zeros() / 8) as usize;
+            if i >= hay.len() || !f(i) {
+                return;
+            }
+            m &= m - 1;
+        }
+        at += 8;
+    }
+}
+
+/// Where a PowerMTA header line may be: the first quote (which may split
+/// the word `type`) or `yp` (that of `type`) in `hay`, at the quote or the
+/// `y`. Blocks of 16 bytes are tested at once (the compiler makes vector
+/// instructions of the test, written without comparisons for that).
+pub(crate) fn find_type_or_quote(hay: &[u8]) -> Option<usize> {
+    let wanted = |b: u8, next: u8| (b ^ b'"').min((b ^ b'y') | (next ^ b'p')) == 0;
+    let mut at = 0;
+    while let Some(block) = hay
+        .get(at..at + 17)
+        .and_then(|b| <&[u8; 17]>::try_from(b).ok())
+    {
+        let mut any = 0u8;
+        for i in 0..16 {
+            any |= u8::from(wanted(block[i], block[i + 1]));
+        }
+        if any != 0 {
             break;
         }
         at += 16;
     }
-    hay[at..].iter().position(|&b| wanted(b)).map(|i| at + i)
+    (at..hay.len()).find(|&i| wanted(hay[i], hay.get(i + 1).copied().unwrap_or(0)))
 }
 
 fn word(bytes: &[u8]) -> u64 {
@@ -207,13 +293,34 @@ fn word(bytes: &[u8]) -> u64 {
     )
 }
 
-/// The first byte of `hay` in `set`, eight bytes at a time; the end is
-/// tested as a whole word that overlaps the one before, so that bytes are
-/// not looked at one by one.
+/// True when a byte of `block` is in `set`: the compiler makes vector
+/// instructions of the test.
+#[inline]
+fn block_has(block: &[u8; 16], set: impl ByteSet) -> bool {
+    let mut any = 0u8;
+    for &b in block {
+        any |= u8::from(set.key(b) == 0);
+    }
+    any != 0
+}
+
+/// The first byte of `hay` in `set`: blocks of 16 bytes are tested at
+/// once, then the one with a match (or the end) eight bytes at a time, the
+/// end as a whole word that overlaps the one before, so that bytes are not
+/// looked at one by one.
 #[inline]
 pub(crate) fn find_in(hay: &[u8], set: impl ByteSet) -> Option<usize> {
     let n = hay.len();
     let mut at = 0;
+    while let Some(block) = hay
+        .get(at..at + 16)
+        .and_then(|b| <&[u8; 16]>::try_from(b).ok())
+    {
+        if block_has(block, set) {
+            break;
+        }
+        at += 16;
+    }
     while at + 8 <= n {
         let m = set.mask(word(&hay[at..]));
         if m != 0 {
@@ -252,6 +359,24 @@ pub(crate) fn count_byte(hay: &[u8], needle: u8) -> usize {
             )
         })
         .sum()
+}
+
+/// The lines of `data` as [`split_lines`] gives them, each with its text
+/// when it is valid UTF-8. The whole of `data` is checked at once (lines
+/// end at a byte that is ASCII, so a valid `data` has valid lines), and
+/// line by line only when that fails.
+pub(crate) fn split_text_lines(data: &[u8]) -> impl Iterator<Item = (&[u8], Option<&str>)> {
+    let all = std::str::from_utf8(data).ok();
+    split_lines(data).map(move |line| {
+        let text = match all {
+            Some(all) => {
+                let start = line.as_ptr() as usize - data.as_ptr() as usize;
+                all.get(start..start + line.len())
+            }
+            None => std::str::from_utf8(line).ok(),
+        };
+        (line, text)
+    })
 }
 
 /// The lines of `data` (each without its `\n`; a final line without one
@@ -471,17 +596,47 @@ mod tests {
             }
             let want = hay.iter().position(|&b| JsonSpecial.has(b));
             assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
+            assert_eq!(find_json_special_near(&hay), want, "{hay:?}");
             let want = hay.iter().position(|&b| CsvFieldEnd.has(b));
             assert_eq!(find_in(&hay, CsvFieldEnd), want, "{hay:?}");
-            let want = hay.iter().position(|&b| b == b'"' || b == b'y');
+            let want = hay.iter().position(|&b| QuoteOrLineEnd.has(b));
+            assert_eq!(find_in(&hay, QuoteOrLineEnd), want, "{hay:?}");
+            for needle in [b',', 0] {
+                let want: Vec<usize> = (0..hay.len()).filter(|&i| hay[i] == needle).collect();
+                let mut got = Vec::new();
+                each_byte(&hay, needle, |i| {
+                    got.push(i);
+                    true
+                });
+                assert_eq!(got, want, "{hay:?} {needle}");
+                // Stopped after the first.
+                let mut got = Vec::new();
+                each_byte(&hay, needle, |i| {
+                    got.push(i);
+                    false
+                });
+                assert_eq!(got, want.iter().copied().take(1).collect::<Vec<_>>());
+            }
+            let want = (0..hay.len())
+                .find(|&i| hay[i] == b'"' || (hay[i] == b'y' && hay.get(i + 1) == Some(&b'p')));
             assert_eq!(find_type_or_quote(&hay), want, "{hay:?}");
             assert_eq!(
                 count_byte(&hay, b'\n'),
                 hay.iter().filter(|&&b| b == b'\n').count()
             );
         }
-        // Every byte value, in every position of a word.
+        // Every byte value, in every position of a word and a block.
         for b in 0..=255u8 {
+            assert_eq!(JsonSpecial.key(b) == 0, JsonSpecial.has(b), "{b}");
+            assert_eq!(QuoteOrLineEnd.key(b) == 0, QuoteOrLineEnd.has(b), "{b}");
+            assert_eq!(CsvFieldEnd.key(b) == 0, CsvFieldEnd.has(b), "{b}");
+            assert_eq!(One(b',').key(b) == 0, One(b',').has(b), "{b}");
+            for at in 0..40 {
+                let mut hay = vec![b'a'; 40];
+                hay[at] = b;
+                let want = CsvFieldEnd.has(b).then_some(at);
+                assert_eq!(find_in(&hay, CsvFieldEnd), want, "{b} at {at}");
+            }
             for at in 0..20 {
                 let mut hay = vec![b'a'; 20];
                 hay[at] = b;

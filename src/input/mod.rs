@@ -632,6 +632,32 @@ fn bounce(
     }
 }
 
+/// `s.parse::<Status>()`, quick for the usual `5.1.1`: a class digit, and
+/// a subject and a detail of one to three digits each.
+pub(crate) fn parse_status(s: &str) -> Result<Status, crate::status::StatusError> {
+    let b = s.as_bytes();
+    // One to three digits at `at`, their value and where they end.
+    let digits = |at: usize| {
+        let mut value = 0u16;
+        let mut end = at;
+        while let Some(&d) = b.get(end).filter(|d| d.is_ascii_digit()) {
+            value = value * 10 + u16::from(d - b'0');
+            end += 1;
+        }
+        (end > at && end - at <= 3).then_some((value, end))
+    };
+    if let [class @ (b'2' | b'4' | b'5'), b'.', ..] = b
+        && let Some((subject, dot)) = digits(2)
+        && subject <= 7
+        && b.get(dot) == Some(&b'.')
+        && let Some((detail, end)) = digits(dot + 1)
+        && end == b.len()
+    {
+        return Ok(Status::new(class - b'0', subject, detail));
+    }
+    s.parse()
+}
+
 fn invalid(msg: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg)
 }
@@ -931,6 +957,10 @@ mod tests {
             "\"ty\"pe",
             "\"typ\"e",
             "\"t\"\"ype\"",
+            "\u{feff}type",
+            "\u{feff} \"type\"",
+            "\ttype\t",
+            " \"type\"",
             "atype",
             "ty pe",
             "5.1.1 (bad destination mailbox address)",
@@ -1067,6 +1097,31 @@ mod tests {
         }
         assert_eq!("PMTA".parse::<InputFormat>(), Ok(InputFormat::Pmta));
         assert!("csv".parse::<InputFormat>().is_err());
+    }
+
+    #[test]
+    fn statuses_parse_as_status_parses_them() {
+        let alphabet = [
+            "2", "4", "5", "0", "1", "7", "8", "9", ".", "*", " ", "x", "é",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..200_000 {
+            let s: String = (0..next(12))
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
+            assert_eq!(parse_status(&s), s.parse::<Status>(), "{s:?}");
+        }
+        for s in [
+            "5.1.1", "4.7.28", "2.0.0", "5.7.999", "5.8.1", "5.1.1000", "05.1.1", "5.01.001",
+        ] {
+            assert_eq!(parse_status(s), s.parse::<Status>(), "{s:?}");
+        }
     }
 
     #[test]

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::lines::{
-    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, count_byte, find_byte, find_in,
-    find_type_or_quote, split_lines, too_long, trim,
+    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, QuoteOrLineEnd, count_byte, each_byte, find_byte,
+    find_in, find_type_or_quote, split_text_lines, too_long, trim,
 };
 use super::{
     Batch, Extras, InputRecord, Item, LineBatch, LineFormat, LineItem, Position, Skip, Source,
@@ -199,12 +199,25 @@ fn read_csv_row(line: &[u8], record: &mut csv::ByteRecord) -> csv::Result<bool> 
 
 /// The code of a `dsnStatus`: `5.1.1 (bad destination mailbox address)` -> 5.1.1.
 fn status_code(s: &str) -> Result<Status, String> {
-    let code = s
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .unwrap_or("");
-    code.parse::<Status>()
-        .map_err(|e| format!("`dsnStatus` `{s}` is not a status: {e}"))
+    // The code ends at white space or `(`; at an ASCII one, usually.
+    let end = s
+        .bytes()
+        .position(|b| !(b.is_ascii_digit() || b == b'.'))
+        .filter(|&i| {
+            matches!(
+                s.as_bytes()[i],
+                b' ' | b'(' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'
+            )
+        });
+    let code = match end {
+        Some(i) => &s[..i],
+        None if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') => s,
+        None => s
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or(""),
+    };
+    super::parse_status(code).map_err(|e| format!("`dsnStatus` `{s}` is not a status: {e}"))
 }
 
 impl Iterator for Reader {
@@ -278,6 +291,9 @@ impl Row {
     pub(crate) fn read(&mut self, line: &[u8], limit: usize) -> bool {
         self.unquoted.clear();
         self.spans.clear();
+        if self.read_plain(line, limit) {
+            return true;
+        }
         let is_term = |b: u8| b == b'\r' || b == b'\n';
         let n = line.len();
         // The csv crate drops a byte order mark at the start of what it reads.
@@ -355,6 +371,36 @@ impl Row {
         true
     }
 
+    /// [`Row::read`] of the usual row: no byte order mark, quote, `\r` or
+    /// `\n`, so fields split at commas. False, reading nothing, for any
+    /// other line.
+    fn read_plain(&mut self, line: &[u8], limit: usize) -> bool {
+        if line.is_empty()
+            || line.starts_with(b"\xEF\xBB\xBF")
+            || find_in(line, QuoteOrLineEnd).is_some()
+        {
+            return false;
+        }
+        let mut start = 0;
+        each_byte(line, b',', |i| {
+            self.spans.push(Span {
+                start,
+                end: i,
+                unquoted: false,
+            });
+            start = i + 1;
+            self.spans.len() < limit
+        });
+        if self.spans.len() < limit {
+            self.spans.push(Span {
+                start,
+                end: line.len(),
+                unquoted: false,
+            });
+        }
+        true
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.spans.len()
     }
@@ -370,15 +416,17 @@ impl Row {
         (0..self.len()).all(|i| self.get(line, i).is_none_or(|f| f.trim_ascii().is_empty()))
     }
 
-    /// The fields of the row read from `line`, as text, when they are valid UTF-8.
-    fn text<'a>(&'a self, line: &'a [u8]) -> Option<RowText<'a>> {
+    /// The fields of the row read from `line`, as text, when they are
+    /// valid UTF-8 (`line` is none when it is not).
+    fn text<'a>(&'a self, line: Option<&'a str>) -> Option<RowText<'a>> {
+        let line = line?;
         Some(RowText {
-            line: std::str::from_utf8(line).ok()?,
+            line,
             unquoted: std::str::from_utf8(&self.unquoted).ok()?,
             spans: &self.spans,
             // No field of a line without quotes, backslashes or control
             // characters needs escaping in a JSON string.
-            plain: super::find_json_special(line).is_none(),
+            plain: super::find_json_special(line.as_bytes()).is_none(),
         })
     }
 }
@@ -536,6 +584,9 @@ impl Splitter {
     /// `type` or a quote (which may split the word) can be one, and only
     /// those are read.
     fn next_header(&mut self, data: &[u8], from: usize, header: &Header) -> Option<(usize, usize)> {
+        if header.kind_column() == 0 {
+            return self.next_header_first_column(data, from, header);
+        }
         let mut at = from;
         while let Some(i) = find_type_or_quote(&data[at..]) {
             let hit = at + i;
@@ -552,6 +603,32 @@ impl Splitter {
             let (line, next) = line_at(data, start);
             if self.is_header(line, header) {
                 return Some((start, next));
+            }
+            at = next;
+        }
+        None
+    }
+
+    /// [`Splitter::next_header`] when the type column is the first (the
+    /// usual layout): only the lines that start with `type` or a quote
+    /// (after a byte order mark and white space) can be a header line.
+    fn next_header_first_column(
+        &mut self,
+        data: &[u8],
+        from: usize,
+        header: &Header,
+    ) -> Option<(usize, usize)> {
+        let mut at = from;
+        while at < data.len() {
+            let (line, next) = line_at(data, at);
+            let start = line
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(line)
+                .trim_ascii_start();
+            if (start.starts_with(b"type") || start.starts_with(b"\""))
+                && self.is_header(line, header)
+            {
+                return Some((at, next));
             }
             at = next;
         }
@@ -583,20 +660,21 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(
     let mut row = Row::default();
     let mut spare: Vec<(Text<'_>, Text<'_>)> = Vec::new();
     let mut record = csv::ByteRecord::new();
-    for (i, line) in split_lines(data).enumerate() {
+    for (i, (line, text)) in split_text_lines(data).enumerate() {
         let number = first + i;
         if too_long(line) {
             f(LineItem::Item(super::too_long(Position::new(name, number))));
             continue;
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = text.map(|t| t.strip_suffix('\r').unwrap_or(t));
         if !row.read(line, usize::MAX) || row.is_blank(line) {
             continue;
         }
         let mut extra = reuse(std::mem::take(&mut spare));
         let fast = row.len() == header.names.len()
             && row
-                .text(line)
+                .text(text)
                 .is_some_and(|text| view(text, header, number, &mut extra, f));
         spare = reuse(extra);
         if !fast {
@@ -734,5 +812,29 @@ mod tests {
         );
         assert_eq!(status_code("4.4.1(no answer)"), Ok(Status::new(4, 4, 1)));
         assert!(status_code("bogus").is_err());
+        // As the code cut at the first white space or `(`, then parsed.
+        let cut = |s: &str| {
+            let code = s
+                .split(|c: char| c.is_whitespace() || c == '(')
+                .next()
+                .unwrap_or("");
+            code.parse::<Status>()
+                .map_err(|e| format!("`dsnStatus` `{s}` is not a status: {e}"))
+        };
+        let alphabet = [
+            "5", "4", "1", "0", ".", " ", "(", "\t", "\u{a0}", "x", "é", "8",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..100_000 {
+            let mut next = |n: usize| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % n as u64) as usize
+            };
+            let len = next(10);
+            let s: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(status_code(&s), cut(&s), "{s:?}");
+        }
     }
 }
