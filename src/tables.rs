@@ -148,6 +148,10 @@ impl Pieces {
 
     /// True when the pieces match somewhere in `hay`.
     pub fn matches(&self, hay: &[u8]) -> bool {
+        // A reply that does not start the `^` way is turned away at once.
+        if self.start && !self.pieces.first().is_some_and(|p| p.at(hay, 0)) {
+            return false;
+        }
         if !hay.contains(&b'\n') {
             return self.on_line(hay, 0, hay.len());
         }
