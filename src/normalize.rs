@@ -681,13 +681,8 @@ mod tests {
 
     /// Random text over `alphabet`, from a small deterministic generator.
     fn texts(alphabet: &[&str], count: usize, max_len: usize) -> Vec<String> {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::input::tests::Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: usize| rng.below(n);
         (0..count)
             .map(|_| {
                 (0..next(max_len))

@@ -681,7 +681,7 @@ pub fn clean_address(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A record or item, written out to be compared.
@@ -1104,13 +1104,8 @@ mod tests {
         let alphabet = [
             "2", "4", "5", "0", "1", "7", "8", "9", ".", "*", " ", "x", "é",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| rng.below(n);
         for _ in 0..200_000 {
             let s: String = (0..next(12))
                 .map(|_| alphabet[next(alphabet.len())])

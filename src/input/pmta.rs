@@ -755,6 +755,7 @@ fn view<'r, F: FnMut(LineItem<'_>)>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Rng;
     use super::*;
 
     #[test]
@@ -773,13 +774,8 @@ mod tests {
             b"\xff",
             b"x\"y",
         ];
-        let mut state = 0x853c_49e6_748f_ea9b_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = Rng(0x853c_49e6_748f_ea9b);
+        let mut next = |n: usize| rng.below(n);
         let mut row = Row::default();
         let mut record = csv::ByteRecord::new();
         for _ in 0..50_000 {
@@ -824,14 +820,9 @@ mod tests {
         let alphabet = [
             "5", "4", "1", "0", ".", " ", "(", "\t", "\u{a0}", "x", "é", "8",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..100_000 {
-            let mut next = |n: usize| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % n as u64) as usize
-            };
+            let mut next = |n: usize| rng.below(n);
             let len = next(10);
             let s: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
             assert_eq!(status_code(&s), cut(&s), "{s:?}");
