@@ -641,7 +641,8 @@ pub(crate) fn parse_status(s: &str) -> Result<Status, crate::status::StatusError
         let mut value = 0u16;
         let mut end = at;
         while let Some(&d) = b.get(end).filter(|d| d.is_ascii_digit()) {
-            value = value * 10 + u16::from(d - b'0');
+            // Saturating: a long run of digits is refused below, not wrapped.
+            value = value.saturating_mul(10).saturating_add(u16::from(d - b'0'));
             end += 1;
         }
         (end > at && end - at <= 3).then_some((value, end))
