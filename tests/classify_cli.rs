@@ -2,65 +2,13 @@
 //! output lines, the position of every record, pass-through fields, one
 //! error per bad line on standard error, and exit codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{Scratch, mxrules_with_stdin as mxrules};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::{Value, json};
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "mxrules-classify-cli-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `mxrules` in the crate's root with `args`, feeding `stdin`.
-fn mxrules(args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxrules"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run mxrules: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        // A command that fails early may not read its input: a closed pipe
-        // is not the test's concern, the exit code and output are.
-        if let Err(e) = input.write_all(stdin)
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            panic!("cannot write to mxrules: {e}");
-        }
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("mxrules did not finish: {e}"))
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

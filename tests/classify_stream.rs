@@ -5,52 +5,16 @@
 //! bytes on standard output, the same errors and summary on standard
 //! error, the same quarantine list, for inputs full of odd cases.
 
+mod common;
+
+use common::{Scratch, mxrules};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use mxrules::classify::{Classification, Classifier};
 use mxrules::input::{self, InputFormat, InputRecord, Item};
 use mxrules::status::Verdict;
 use serde_json::{Map, Value};
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "mxrules-classify-stream-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn mxrules(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mxrules"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mxrules: {e}"))
-}
 
 fn classifier() -> Classifier {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

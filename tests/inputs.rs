@@ -6,6 +6,9 @@
 //! records with their positions, the quarantine list, and a large input
 //! streamed in bounded memory.
 
+mod common;
+
+use common::{Scratch, mxrules_with_stdin as mxrules};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,29 +16,6 @@ use std::process::{Command, Output, Stdio};
 use mxrules::input::{self, InputFormat, Item};
 
 const RULES: &str = "tests/inputs/test.rules";
-
-/// Runs `mxrules` in the crate's root with `args`, feeding `stdin`.
-fn mxrules(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxrules"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run mxrules: {e}"));
-    let mut input = child.stdin.take().expect("stdin is piped");
-    let data = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("mxrules did not finish: {e}"));
-    let _ = feeder.join();
-    out
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -384,25 +364,6 @@ fn items_carry_positions_times_and_categories() {
         })
         .collect();
     assert_eq!(times.first(), Some(&(None, 5, 1, 10)));
-}
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("mxrules-inputs-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

@@ -2,9 +2,11 @@
 //! unmatched clusters with their suggested rules, on a sample of 58 bounces
 //! over three days (`tests/report/bounces.jsonl`).
 
+mod common;
+
+use common::{Scratch, mxrules};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use mxrules::classify::{Bounce, Classifier};
 use mxrules::load::Parsed;
@@ -15,40 +17,6 @@ use mxrules::report::table::{Period, Tally};
 use mxrules::status::Status;
 
 const SAMPLE: &str = "tests/report/bounces.jsonl";
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("mxrules-report-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `mxrules` in the crate's root.
-fn mxrules(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mxrules"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mxrules: {e}"))
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
