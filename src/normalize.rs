@@ -360,6 +360,16 @@ fn domain_part_general(rcpt: &str) -> Option<&str> {
     (!domain.is_empty()).then_some(domain)
 }
 
+/// The enhanced status right after a reply code at the start of `text`,
+/// with its byte range: it is preferred to any other.
+fn after_reply_code(text: &str) -> Option<(Status, Range<usize>)> {
+    code_at_start(text)?;
+    let rest = after_code(text);
+    let (status, range) = leading_status(rest)?;
+    let base = text.len() - rest.len();
+    Some((status, base + range.start..base + range.end))
+}
+
 /// Finds an enhanced status in reply text. Returns it with the byte range where it was found.
 ///
 /// The token rules and the preference for the status right after the reply
@@ -374,12 +384,8 @@ fn domain_part_general(rcpt: &str) -> Option<&str> {
 /// assert_eq!(find_enhanced("554 blocked, see 10.4.2.2"), None);
 /// ```
 pub fn find_enhanced(text: &str) -> Option<(Status, Range<usize>)> {
-    if code_at_start(text).is_some() {
-        let rest = after_code(text);
-        if let Some((status, range)) = leading_status(rest) {
-            let base = text.len() - rest.len();
-            return Some((status, base + range.start..base + range.end));
-        }
+    if let Some(found) = after_reply_code(text) {
+        return Some(found);
     }
     // Every token has a `.` right after its first byte: only the bytes
     // before a `.` can start one.
@@ -770,12 +776,8 @@ mod tests {
 
     /// [`find_enhanced`], trying every byte as the start of a token.
     fn find_enhanced_at_every_byte(text: &str) -> Option<(Status, Range<usize>)> {
-        if code_at_start(text).is_some() {
-            let rest = after_code(text);
-            if let Some((status, range)) = leading_status(rest) {
-                let base = text.len() - rest.len();
-                return Some((status, base + range.start..base + range.end));
-            }
+        if let Some(found) = after_reply_code(text) {
+            return Some(found);
         }
         let bytes = text.as_bytes();
         (0..bytes.len()).find_map(|start| {
