@@ -680,14 +680,13 @@ fn write_json(
     let mut extra = Passed {
         fields: v.extra.iter().peekable(),
     };
-    let text = |out: &mut Vec<u8>, s: &str, flag: u8| {
-        push_text(
-            out,
-            Text {
-                text: s,
-                plain: v.plain & flag != 0,
-            },
-        );
+    // A text member of the record; `flag` says whether the record's reader
+    // found it plain (nothing to escape).
+    let text = |s, flag: u8| {
+        Some(Text {
+            text: s,
+            plain: v.plain & flag != 0,
+        })
     };
     extra.before(out, "category", c.category.is_some());
     if let Some(category) = c.category {
@@ -695,11 +694,12 @@ fn write_json(
         out.extend_from_slice(category.as_str().as_bytes());
         out.push(b'"');
     }
-    extra.before(out, "incoming_category", v.incoming_category.is_some());
-    if let Some(t) = v.incoming_category {
-        out.extend_from_slice(b",\"incoming_category\":");
-        text(out, t, View::PLAIN_INCOMING_CATEGORY);
-    }
+    extra.member(
+        out,
+        "incoming_category",
+        v.incoming_category
+            .and_then(|t| text(t, View::PLAIN_INCOMING_CATEGORY)),
+    );
     extra.before(out, "initial_status", true);
     out.extend_from_slice(b",\"initial_status\":");
     push_status(out, c.initial_status);
@@ -709,19 +709,9 @@ fn write_json(
     out.extend_from_slice(b",\"line\":");
     push_number(out, v.line as u64);
     out.push(b'}');
-    extra.before(out, "mx", v.mx.is_some());
-    if let Some(mx) = v.mx {
-        out.extend_from_slice(b",\"mx\":");
-        text(out, mx, View::PLAIN_MX);
-    }
-    extra.before(out, "rcpt", v.rcpt.is_some());
-    if let Some(rcpt) = v.rcpt {
-        out.extend_from_slice(b",\"rcpt\":");
-        text(out, rcpt, View::PLAIN_RCPT);
-    }
-    extra.before(out, "reply", true);
-    out.extend_from_slice(b",\"reply\":");
-    text(out, v.reply, View::PLAIN_REPLY);
+    extra.member(out, "mx", v.mx.and_then(|t| text(t, View::PLAIN_MX)));
+    extra.member(out, "rcpt", v.rcpt.and_then(|t| text(t, View::PLAIN_RCPT)));
+    extra.member(out, "reply", text(v.reply, View::PLAIN_REPLY));
     let names = c.rule_index.and_then(|r| shared.get(r, c));
     extra.before(out, "rule", c.rule.is_some());
     if let Some(rule) = c.rule {
@@ -742,11 +732,7 @@ fn write_json(
     extra.before(out, "status", true);
     out.extend_from_slice(b",\"status\":");
     push_status(out, c.status);
-    extra.before(out, "time", v.time.is_some());
-    if let Some(time) = v.time {
-        out.extend_from_slice(b",\"time\":");
-        text(out, time, View::PLAIN_TIME);
-    }
+    extra.member(out, "time", v.time.and_then(|t| text(t, View::PLAIN_TIME)));
     extra.before(out, "unmatched", c.unmatched);
     if c.unmatched {
         out.extend_from_slice(b",\"unmatched\":true");
@@ -790,6 +776,18 @@ impl<'a, I: Iterator<Item = (Text<'a>, Extra<'a>)>> Passed<'a, I> {
                     }
                 }
             }
+        }
+    }
+
+    /// Writes the fields before `key`, then member `key` when it has a
+    /// value.
+    fn member(&mut self, out: &mut Vec<u8>, key: &str, value: Option<Text<'_>>) {
+        self.before(out, key, value.is_some());
+        if let Some(t) = value {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            push_text(out, t);
         }
     }
 
