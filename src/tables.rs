@@ -460,10 +460,8 @@ impl Index {
                     offset: *offset,
                 })
             }
-            (Hit::Group { group, .. }, Some(check))
-                if check.groups().is_some_and(|groups| *group < groups) =>
-            {
-                let groups = check.groups().unwrap_or(0);
+            (Hit::Group { group, .. }, Some(check)) => {
+                let groups = check.groups().filter(|&g| *group < g).ok_or_else(wrong)?;
                 Ok(Fast {
                     rule,
                     id,
