@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use mxrules::analysis::{Options, analyse};
-use mxrules::load::Parsed;
+use mxrules::check::analysis::{Options, analyse};
+use mxrules::syntax::load::Parsed;
 
 /// A small deterministic generator (splitmix64).
 struct Rng(u64);
@@ -130,7 +130,7 @@ fn run(name: &str, parsed: &Parsed) {
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    match mxrules::load::parse_paths(&[root.join("rules.d")]) {
+    match mxrules::syntax::load::parse_paths(&[root.join("rules.d")]) {
         Ok(parsed) => run("rules.d", &parsed),
         Err(e) => println!("rules.d: {e}"),
     }

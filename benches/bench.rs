@@ -51,11 +51,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use mxrules::artifact::{self, AlignedBytes};
-use mxrules::classify::{Bounce, Classifier, Normalized, NormalizedRef};
 use mxrules::compile::{Options, Stats};
-use mxrules::load::Parsed;
-use mxrules::model::{Rule, RuleSet, ScopeKey};
+use mxrules::core::bounce::Bounce;
+use mxrules::core::model::{Rule, RuleSet, ScopeKey};
+use mxrules::runtime::artifact::{self, AlignedBytes};
+use mxrules::runtime::classify::{Classifier, Normalized, NormalizedRef};
+use mxrules::syntax::load::Parsed;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 /// No rule decided.
@@ -867,7 +868,7 @@ fn generate_traffic(
 // Baselines.
 
 /// The scope selection of the design, written again independently of
-/// `mxrules::tables::Selector`: exact host, label-aligned suffixes longest
+/// `mxrules::runtime::tables::Selector`: exact host, label-aligned suffixes longest
 /// first, recipient domain, global; each scope once.
 struct Select {
     exact: HashMap<String, usize>,
@@ -1702,8 +1703,10 @@ fn main() -> ExitCode {
         );
         if !env_flag("MXBENCH_SKIP_ANALYSIS") && !only_classify {
             let t = Instant::now();
-            let report =
-                mxrules::analysis::analyse(&b.rules, &mxrules::analysis::Options::default());
+            let report = mxrules::check::analysis::analyse(
+                &b.rules,
+                &mxrules::check::analysis::Options::default(),
+            );
             println!(
                 "analysis (analysis::analyse): {:.2} s; {} pairs compared ({} told apart by prefix), {} findings, {} undecided",
                 t.elapsed().as_secs_f64(),

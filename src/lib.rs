@@ -9,7 +9,7 @@
 //! generator.
 //!
 //! ```
-//! use mxrules::load::Parsed;
+//! use mxrules::syntax::load::Parsed;
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("example.rules", r#"
 //! policy { 5.1.1 -> quarantine  5.*.* -> hard  4.*.* -> soft }
@@ -25,23 +25,12 @@
 //! assert_eq!(rule.location(), "example.rules:5");
 //! ```
 
-pub mod analysis;
-pub mod artifact;
-pub mod ast;
 pub mod check;
-pub mod classify;
 pub mod compile;
-pub mod corpus;
+pub mod core;
 pub mod diag;
-pub mod fmt;
-pub mod fsutil;
 pub mod input;
-pub mod load;
-pub mod model;
-pub mod normalize;
 pub mod report;
-pub mod source;
-pub mod status;
+pub mod runtime;
 pub mod syntax;
-pub mod tables;
 pub mod verify;

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use mxrules::analysis::{self, Finding, Options};
-use mxrules::classify::{Bounce, Classifier};
+use mxrules::check::analysis::{self, Finding, Options};
+use mxrules::core::bounce::Bounce;
+use mxrules::core::model::RuleSet;
 use mxrules::diag::{Code, render_human};
-use mxrules::load::Parsed;
-use mxrules::model::RuleSet;
+use mxrules::runtime::classify::Classifier;
+use mxrules::syntax::load::Parsed;
 
 fn load(name: &str) -> (Parsed, RuleSet) {
     let path = Path::new("tests/analysis").join(name);
@@ -54,9 +55,9 @@ fn bounce_in_scope(rules: &RuleSet, rule: usize, reply: &str) -> Bounce {
     let scope = &rules.scopes[rules.rules[rule].scope];
     let mut b = Bounce::new(reply);
     match scope.keys.first() {
-        Some(mxrules::model::ScopeKey::MxExact(h)) => b.mx = Some(h.clone()),
-        Some(mxrules::model::ScopeKey::MxSuffix(s)) => b.mx = Some(format!("mx1.{s}")),
-        Some(mxrules::model::ScopeKey::RcptDomain(d)) => b.rcpt = Some(format!("user@{d}")),
+        Some(mxrules::core::model::ScopeKey::MxExact(h)) => b.mx = Some(h.clone()),
+        Some(mxrules::core::model::ScopeKey::MxSuffix(s)) => b.mx = Some(format!("mx1.{s}")),
+        Some(mxrules::core::model::ScopeKey::RcptDomain(d)) => b.rcpt = Some(format!("user@{d}")),
         _ => {}
     }
     b
@@ -321,8 +322,10 @@ fn shadowing_by_a_union_of_earlier_rules() {
 #[test]
 fn shipped_rules_are_free_of_shadowed_duplicate_and_dead_rules() {
     let parsed =
-        mxrules::load::parse_paths(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.d")])
-            .unwrap();
+        mxrules::syntax::load::parse_paths(
+            &[Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.d")],
+        )
+        .unwrap();
     let rules = mxrules::check::check(&parsed).rules.unwrap();
     let report = analysis::analyse(&rules, &Options::default());
     let bad: Vec<_> = report
@@ -362,8 +365,8 @@ fn reported_category_condition_applies_only_to_that_category() {
     assert_eq!(
         rules.rules[0].reported,
         vec![
-            mxrules::status::Category::PolicyRelated,
-            mxrules::status::Category::SpamRelated
+            mxrules::core::status::Category::PolicyRelated,
+            mxrules::core::status::Category::SpamRelated
         ]
     );
     let classifier = Classifier::new(rules.clone()).unwrap();
@@ -373,14 +376,16 @@ fn reported_category_condition_applies_only_to_that_category() {
         (plain.verdict.as_str(), plain.rule.as_deref()),
         ("quarantine", Some("pmta.rules:5"))
     );
-    let policy = classifier
-        .classify(&Bounce::new(reply).reported_category(mxrules::status::Category::PolicyRelated));
+    let policy = classifier.classify(
+        &Bounce::new(reply).reported_category(mxrules::core::status::Category::PolicyRelated),
+    );
     assert_eq!(
         (policy.verdict.as_str(), policy.rule.as_deref()),
         ("blocked", Some("pmta.rules:3"))
     );
-    let other = classifier
-        .classify(&Bounce::new(reply).reported_category(mxrules::status::Category::BadMailbox));
+    let other = classifier.classify(
+        &Bounce::new(reply).reported_category(mxrules::core::status::Category::BadMailbox),
+    );
     assert_eq!(other.rule.as_deref(), Some("pmta.rules:5"));
     // Not shadowing: the second rule still fires for bounces without the category.
     let report = analysis::analyse(&rules, &Options::default());
@@ -394,7 +399,7 @@ fn reported_category_condition_applies_only_to_that_category() {
     );
     // And the formatter keeps the clause.
     let src = "global { reported  spam-related,policy-related { /x/ -> 5.7.1 } }";
-    let out = mxrules::fmt::format_source(mxrules::source::FileId(0), src).unwrap();
+    let out = mxrules::syntax::fmt::format_source(mxrules::core::source::FileId(0), src).unwrap();
     assert_eq!(
         out,
         "global {\n    reported spam-related, policy-related {\n        /x/ -> 5.7.1\n    }\n}\n"

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mxrules::artifact::{self, AlignedBytes, FORMAT_VERSION};
-use mxrules::classify::{Bounce, Classifier};
+use mxrules::core::bounce::Bounce;
+use mxrules::runtime::artifact::{self, AlignedBytes, FORMAT_VERSION};
+use mxrules::runtime::classify::Classifier;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,7 +14,8 @@ fn root() -> &'static Path {
 
 fn shipped() -> Classifier {
     let parsed =
-        mxrules::load::parse_paths(&[PathBuf::from("rules.d")].map(|p| root().join(p))).unwrap();
+        mxrules::syntax::load::parse_paths(&[PathBuf::from("rules.d")].map(|p| root().join(p)))
+            .unwrap();
     let rules = mxrules::check::check(&parsed).rules.unwrap();
     Classifier::new(rules).unwrap()
 }
@@ -44,9 +46,11 @@ fn replies() -> Vec<Bounce> {
         for ex in &rule.examples {
             let mut b = Bounce::new(ex.clone());
             match scope.keys.first() {
-                Some(mxrules::model::ScopeKey::MxExact(h)) => b.mx = Some(h.clone()),
-                Some(mxrules::model::ScopeKey::MxSuffix(s)) => b.mx = Some(format!("mx.{s}")),
-                Some(mxrules::model::ScopeKey::RcptDomain(d)) => b.rcpt = Some(format!("user@{d}")),
+                Some(mxrules::core::model::ScopeKey::MxExact(h)) => b.mx = Some(h.clone()),
+                Some(mxrules::core::model::ScopeKey::MxSuffix(s)) => b.mx = Some(format!("mx.{s}")),
+                Some(mxrules::core::model::ScopeKey::RcptDomain(d)) => {
+                    b.rcpt = Some(format!("user@{d}"))
+                }
                 _ => {}
             }
             out.push(b);

@@ -10,7 +10,7 @@
 
 use mxrules::check::check;
 use mxrules::diag::{Diagnostic, render_human};
-use mxrules::load::Parsed;
+use mxrules::syntax::load::Parsed;
 
 /// Parses and checks one file given as bytes.
 fn run(name: &str, bytes: &[u8]) -> (Parsed, Vec<Diagnostic>) {

@@ -3,12 +3,13 @@
 //! bounces with and without an MX, a recipient, a reported status and a
 //! reported category, with one `Normalizer` reused across all of them.
 
-use mxrules::classify::{
-    Bounce, BounceRef, Classification, ClassificationRef, Classifier, Normalized, NormalizedRef,
-    Normalizer,
+use mxrules::core::bounce::{Bounce, BounceRef};
+
+use mxrules::core::status::{Category, Status, Verdict};
+use mxrules::runtime::classify::{
+    Classification, ClassificationRef, Classifier, Normalized, NormalizedRef, Normalizer,
 };
-use mxrules::load::Parsed;
-use mxrules::status::{Category, Status, Verdict};
+use mxrules::syntax::load::Parsed;
 
 const RULES: &str = r#"
 policy { 5.1.1 -> quarantine  5.1.* -> hard  5.7.* -> blocked  5.*.* -> hard  4.*.* -> soft  2.*.* -> soft }

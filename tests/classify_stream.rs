@@ -11,15 +11,15 @@ use common::{Scratch, mxrules};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mxrules::classify::{Classification, Classifier};
+use mxrules::core::status::Verdict;
 use mxrules::input::{self, InputFormat, InputRecord, Item};
-use mxrules::status::Verdict;
+use mxrules::runtime::classify::{Classification, Classifier};
 use serde_json::{Map, Value};
 
 fn classifier() -> Classifier {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::env::set_current_dir(root).unwrap_or_else(|e| panic!("cannot enter the crate: {e}"));
-    let parsed = mxrules::load::parse_paths(&[PathBuf::from("rules.d")])
+    let parsed = mxrules::syntax::load::parse_paths(&[PathBuf::from("rules.d")])
         .unwrap_or_else(|e| panic!("cannot read the rules: {e}"));
     let rules = mxrules::check::check(&parsed)
         .rules
@@ -219,7 +219,7 @@ fn check(c: &Classifier, dir: &Scratch, paths: &[&Path], extra: &[&str]) {
     }
     assert_eq!(stdout.lines().count(), out.lines().count(), "{args:?}");
     assert!(got.stdout == out.as_bytes(), "{args:?}");
-    let shown_list = mxrules::source::display_name(&list);
+    let shown_list = mxrules::core::source::display_name(&list);
     let stderr = String::from_utf8_lossy(&got.stderr).replace(&shown_list, "QUARANTINE");
     assert_eq!(stderr, err, "{args:?}");
     let written = std::fs::read_to_string(&list).unwrap_or_default();

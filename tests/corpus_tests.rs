@@ -8,9 +8,9 @@ mod reference;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use mxrules::classify::{Classification, Classifier};
-use mxrules::corpus::Case;
-use mxrules::status::Status;
+use mxrules::core::status::Status;
+use mxrules::runtime::classify::{Classification, Classifier};
+use mxrules::verify::corpus::Case;
 
 fn classifier() -> Classifier {
     Classifier::new(reference::shipped_rules()).unwrap_or_else(|d| {

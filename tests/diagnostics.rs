@@ -14,12 +14,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mxrules::analysis::{self, analyse};
+use mxrules::check::analysis::{self, analyse};
 use mxrules::check::check;
 use mxrules::compile::{self, compile};
+use mxrules::core::source::SourceMap;
 use mxrules::diag::{self, Code, Diagnostic, Severity, render_human, render_json};
-use mxrules::load::Parsed;
-use mxrules::source::SourceMap;
+use mxrules::syntax::load::Parsed;
 
 /// The directory of the golden inputs, relative to the crate root.
 const CASES: &str = "tests/cases";

@@ -11,10 +11,12 @@ mod reference;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use mxrules::classify::{Bounce, BounceRef, Classification, Classifier, Normalized, Normalizer};
+use mxrules::core::bounce::{Bounce, BounceRef};
+
 use mxrules::compile::Options;
-use mxrules::model::{RuleSet, ScopeKey};
-use mxrules::status::{Part, Status, StatusPattern};
+use mxrules::core::model::{RuleSet, ScopeKey};
+use mxrules::core::status::{Part, Status, StatusPattern};
+use mxrules::runtime::classify::{Classification, Classifier, Normalized, Normalizer};
 use reference::Reference;
 
 // ---------------------------------------------------------------------------
@@ -534,12 +536,12 @@ impl Generator {
         Status::new(class, subject, detail)
     }
 
-    fn category(&mut self) -> mxrules::status::Category {
+    fn category(&mut self) -> mxrules::core::status::Category {
         *self.rng.pick(&[
-            mxrules::status::Category::PolicyRelated,
-            mxrules::status::Category::SpamRelated,
-            mxrules::status::Category::BadMailbox,
-            mxrules::status::Category::Other,
+            mxrules::core::status::Category::PolicyRelated,
+            mxrules::core::status::Category::SpamRelated,
+            mxrules::core::status::Category::BadMailbox,
+            mxrules::core::status::Category::Other,
         ])
     }
 
@@ -1219,10 +1221,10 @@ fn loaded_artifacts_agree() {
                 d.iter().map(|d| &d.message).collect::<Vec<_>>()
             )
         });
-        let bytes = mxrules::artifact::to_bytes(&tables)
+        let bytes = mxrules::runtime::artifact::to_bytes(&tables)
             .unwrap_or_else(|e| panic!("{what}: cannot write the compiled file: {e}"));
-        let aligned = mxrules::artifact::AlignedBytes::new(&bytes);
-        let loaded = mxrules::artifact::load(aligned.as_slice())
+        let aligned = mxrules::runtime::artifact::AlignedBytes::new(&bytes);
+        let loaded = mxrules::runtime::artifact::load(aligned.as_slice())
             .unwrap_or_else(|e| panic!("{what}: cannot load the compiled file: {e}"));
         let mut pair = Pair::with(loaded, rules);
         check_examples(&mut pair);

@@ -11,8 +11,10 @@ mod reference;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use mxrules::classify::{Bounce, Classifier};
-use mxrules::status::Status;
+use mxrules::core::bounce::Bounce;
+
+use mxrules::core::status::Status;
+use mxrules::runtime::classify::Classifier;
 
 fn opt(s: Option<Status>) -> String {
     s.map_or_else(|| String::from("none"), |s| s.to_string())

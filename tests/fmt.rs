@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use mxrules::ast::{Block, File, PolicyBlock, Rule, ScopeBlock, ScopeItem, Spanned};
-use mxrules::fmt::{format_file, format_source};
-use mxrules::source::{FileId, Span};
+use mxrules::core::source::{FileId, Span};
+use mxrules::syntax::ast::{Block, File, PolicyBlock, Rule, ScopeBlock, ScopeItem, Spanned};
+use mxrules::syntax::fmt::{format_file, format_source};
 use mxrules::syntax::parse;
 
 /// Formats `src`, failing the test on a syntax error.

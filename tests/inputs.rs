@@ -340,7 +340,7 @@ fn items_carry_positions_times_and_categories() {
     assert_eq!(r.incoming_category.as_deref(), Some("bad-mailbox"));
     assert_eq!(
         r.bounce.reported_category,
-        Some(mxrules::status::Category::BadMailbox)
+        Some(mxrules::core::status::Category::BadMailbox)
     );
     assert_eq!(r.extra["jobId"], "spring-0501");
     assert_eq!(r.extra["vmta"], "vmta-eu1");

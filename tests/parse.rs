@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use mxrules::analysis::{self, analyse};
-use mxrules::ast::{Block, File, ScopeItem, SelectorKind};
+use mxrules::check::analysis::{self, analyse};
 use mxrules::check::check;
+use mxrules::core::source::{FileId, SourceFile, Span};
 use mxrules::diag::{Diagnostic, render_human};
-use mxrules::load::Parsed;
-use mxrules::source::{FileId, SourceFile, Span};
+use mxrules::syntax::ast::{Block, File, ScopeItem, SelectorKind};
+use mxrules::syntax::load::Parsed;
 use mxrules::syntax::parse;
 
 fn crate_root() -> &'static Path {
@@ -117,7 +117,7 @@ fn each_valid_file_checks_clean() {
 
 #[test]
 fn rules_d_checks_clean_as_a_whole() {
-    let parsed = mxrules::load::parse_paths(&[crate_root().join("rules.d")]).unwrap();
+    let parsed = mxrules::syntax::load::parse_paths(&[crate_root().join("rules.d")]).unwrap();
     assert!(parsed.files.len() >= 2);
     assert_clean(&parsed, false, "rules.d");
 }

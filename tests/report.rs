@@ -8,13 +8,15 @@ use common::{Scratch, mxrules};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mxrules::classify::{Bounce, Classifier};
-use mxrules::load::Parsed;
-use mxrules::normalize::Reply;
+use mxrules::core::bounce::Bounce;
+
+use mxrules::core::normalize::Reply;
+use mxrules::core::status::Status;
 use mxrules::report::ReportRecord;
 use mxrules::report::cluster::{ClusterReport, Clusterer};
 use mxrules::report::table::{Period, Tally};
-use mxrules::status::Status;
+use mxrules::runtime::classify::Classifier;
+use mxrules::syntax::load::Parsed;
 
 const SAMPLE: &str = "tests/report/bounces.jsonl";
 
@@ -470,7 +472,7 @@ fn reads_powermta_and_postfix_inputs() {
 
 /// The shipped rules, compiled.
 fn shipped() -> Classifier {
-    let parsed = mxrules::load::parse_paths(&[PathBuf::from("rules.d")]).unwrap();
+    let parsed = mxrules::syntax::load::parse_paths(&[PathBuf::from("rules.d")]).unwrap();
     Classifier::new(mxrules::check::check(&parsed).rules.unwrap()).unwrap()
 }
 
@@ -504,7 +506,7 @@ fn record(classifier: &Classifier, bounce: Bounce, time: Option<&str>) -> Report
         rcpt_domain: bounce
             .rcpt
             .as_deref()
-            .and_then(mxrules::normalize::rcpt_domain),
+            .and_then(mxrules::core::normalize::rcpt_domain),
         mx: bounce.mx.clone(),
         classification: classifier.classify(&bounce),
         reply: bounce.reply,
@@ -534,7 +536,7 @@ fn check_suggestions(report: &ClusterReport) {
             .collect();
         assert!(errors.is_empty(), "{}\n{errors:#?}", s.rule);
         assert_eq!(
-            mxrules::fmt::format_source(mxrules::source::FileId(0), &source).unwrap(),
+            mxrules::syntax::fmt::format_source(mxrules::core::source::FileId(0), &source).unwrap(),
             source,
             "not in the canonical layout"
         );

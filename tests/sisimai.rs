@@ -21,10 +21,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use mxrules::classify::{Classification, Classifier};
+use mxrules::core::normalize::Reply;
+use mxrules::core::status::Verdict;
 use mxrules::input::{InputFormat, InputRecord, Item};
-use mxrules::normalize::Reply;
-use mxrules::status::Verdict;
+use mxrules::runtime::classify::{Classification, Classifier};
 use serde::Deserialize;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/sisimai");
@@ -121,7 +121,7 @@ fn classifier() -> Classifier {
     // Relative (tests run in the crate's root), so that rule locations in
     // the snapshot do not depend on where the project lives.
     let rules = PathBuf::from("rules.d");
-    let parsed = mxrules::load::parse_paths(&[rules]).unwrap_or_else(|e| panic!("{e}"));
+    let parsed = mxrules::syntax::load::parse_paths(&[rules]).unwrap_or_else(|e| panic!("{e}"));
     let checked = mxrules::check::check(&parsed);
     let rules = checked
         .rules

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mxrules::classify::Classifier;
-use mxrules::load::Parsed;
+use mxrules::runtime::classify::Classifier;
+use mxrules::syntax::load::Parsed;
 use mxrules::verify::{self, CorpusFile, Field};
 
 /// How a run of the binary ended.
@@ -497,7 +497,7 @@ global {
     let reply = |text: &str| verify::Reply {
         file: String::from("r.jsonl"),
         line: None,
-        bounce: mxrules::classify::Bounce::new(text),
+        bounce: mxrules::core::bounce::Bounce::new(text),
     };
     let replies = [
         reply("550 No such user"),

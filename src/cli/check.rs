@@ -54,7 +54,7 @@ pub fn run(args: Args, color: Color) -> Exit {
             None => return fail(format!("`{a}` is not a warning code or name")),
         }
     }
-    let parsed = match mxrules::load::parse_paths(&args.paths) {
+    let parsed = match mxrules::syntax::load::parse_paths(&args.paths) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -67,18 +67,20 @@ pub fn run(args: Args, color: Color) -> Exit {
         // classifier then serves the analysis of examples.
         let classifier =
             match mxrules::compile::compile(rules.clone(), &mxrules::compile::Options::default()) {
-                Ok((tables, _)) => Some(mxrules::classify::Classifier::from_tables(tables)),
+                Ok((tables, _)) => {
+                    Some(mxrules::runtime::classify::Classifier::from_tables(tables))
+                }
                 Err(errors) => {
                     diags.extend(errors);
                     None
                 }
             };
         if !args.no_analysis {
-            let opts = mxrules::analysis::Options {
+            let opts = mxrules::check::analysis::Options {
                 explain_overrides: args.explain_overrides,
                 ..Default::default()
             };
-            let report = mxrules::analysis::analyse_with(rules, &opts, classifier.as_ref());
+            let report = mxrules::check::analysis::analyse_with(rules, &opts, classifier.as_ref());
             diags.extend(report.diagnostics);
             analysis_stats = Some(report.stats);
         }

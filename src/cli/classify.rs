@@ -19,9 +19,10 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use mxrules::classify::{BounceRef, ClassificationRef, Normalizer};
+use mxrules::core::bounce::BounceRef;
+use mxrules::core::status::{Status, Verdict};
 use mxrules::input::{self, Batch, Extra, InputFormat, Item, LineItem, Text, View};
-use mxrules::status::{Status, Verdict};
+use mxrules::runtime::classify::{ClassificationRef, Normalizer};
 
 use super::rules::{Engine, RulesArgs};
 use super::{Color, Exit, fail, print_stderr};
@@ -276,14 +277,14 @@ fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
         if let Err(e) = write_quarantine_list(path, &quarantined) {
             return fail(format!(
                 "cannot write `{}`: {e}",
-                mxrules::source::display_name(path)
+                mxrules::core::source::display_name(path)
             ));
         }
         if !args.quiet {
             print_stderr(&format!(
                 "wrote {} addresses to quarantine to `{}`\n",
                 quarantined.len(),
-                mxrules::source::display_name(path)
+                mxrules::core::source::display_name(path)
             ));
         }
     }
@@ -400,7 +401,7 @@ fn shown(path: &Path) -> String {
     if path.as_os_str() == "-" {
         String::from("<stdin>")
     } else {
-        mxrules::source::display_name(path)
+        mxrules::core::source::display_name(path)
     }
 }
 
@@ -641,7 +642,7 @@ fn write_quarantine_list(path: &Path, list: &BTreeMap<String, Quarantined>) -> s
             csv_field(&q.rule)
         ));
     }
-    mxrules::fsutil::write_atomically(path, text.as_bytes())
+    mxrules::core::fs::write_atomically(path, text.as_bytes())
 }
 
 /// A closed pipe ends the run quietly; any other write error is a failure.

@@ -38,11 +38,11 @@ pub fn run(mut args: Args, color: Color) -> Exit {
         Err(e) => return e,
     };
     if let Some(path) = &args.output
-        && let Err(e) = mxrules::artifact::write(path, classifier.tables())
+        && let Err(e) = mxrules::runtime::artifact::write(path, classifier.tables())
     {
         return fail(format!(
             "cannot write `{}`: {e}",
-            mxrules::source::display_name(path)
+            mxrules::core::source::display_name(path)
         ));
     }
     if !args.stats {

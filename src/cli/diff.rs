@@ -10,8 +10,8 @@ use std::process::Command;
 
 use clap::ValueEnum;
 use mxrules::compile::Options;
-use mxrules::load::{Parsed, RULES_EXTENSION};
-use mxrules::source::display_name;
+use mxrules::core::source::display_name;
+use mxrules::syntax::load::{Parsed, RULES_EXTENSION};
 use mxrules::verify::{self, ChangeKind, CorpusFile, Decision, Diff, FailOn, Reply, Transition};
 use serde::Serialize;
 

@@ -1,8 +1,8 @@
 //! `mxrules explain`: how one reply is classified, step by step.
 
 use clap::ValueEnum;
-use mxrules::classify::Bounce;
-use mxrules::status::Status;
+use mxrules::core::bounce::Bounce;
+use mxrules::core::status::Status;
 
 use super::rules::RulesArgs;
 use super::{Color, Exit, fail, print_stdout};
@@ -49,7 +49,7 @@ pub fn run(args: Args, color: Color) -> Exit {
     };
     let reported_category = match args.reported.as_deref() {
         None => None,
-        Some(w) => match mxrules::status::Category::from_word(w) {
+        Some(w) => match mxrules::core::status::Category::from_word(w) {
             Some(c) => Some(c),
             None => return fail(format!("`{w}` is not a category")),
         },

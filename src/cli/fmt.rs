@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use mxrules::core::source::{FileId, SourceMap, display_name};
 use mxrules::diag;
-use mxrules::source::{FileId, SourceMap, display_name};
 
 use super::{Color, Exit, fail, print_stderr, print_stdout};
 
@@ -39,7 +39,7 @@ pub fn run(args: Args, color: Color) -> Exit {
             None => Exit::Failure,
         };
     }
-    let files = match mxrules::load::rule_files(&args.paths) {
+    let files = match mxrules::syntax::load::rule_files(&args.paths) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
@@ -71,7 +71,7 @@ pub fn run(args: Args, color: Color) -> Exit {
             unformatted += 1;
             print_stderr(&format!("{name} is not formatted\n"));
             exit = Exit::Failure;
-        } else if let Err(e) = mxrules::fsutil::write_atomically(path, out.as_bytes()) {
+        } else if let Err(e) = mxrules::core::fs::write_atomically(path, out.as_bytes()) {
             return fail(format!("cannot write `{name}`: {e}"));
         }
     }
@@ -86,7 +86,7 @@ pub fn run(args: Args, color: Color) -> Exit {
 
 /// Formats one file's text, printing the syntax error if it does not parse.
 fn format_one(name: &str, text: &str, color: Color) -> Option<String> {
-    match mxrules::fmt::format_source(FileId(0), text) {
+    match mxrules::syntax::fmt::format_source(FileId(0), text) {
         Ok(s) => Some(s),
         Err(d) => {
             let mut sources = SourceMap::new();

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use mxrules::core::model::RuleSet;
 use mxrules::input::{self, InputFormat, Item};
-use mxrules::model::RuleSet;
 use mxrules::report::ReportRecord;
 use mxrules::report::cluster::Clusterer;
 use mxrules::report::table::{Period, Tally};
@@ -70,7 +70,7 @@ pub fn run(args: Args, color: Color) -> Exit {
     };
     match &loaded {
         Loaded::Compiled(c) => run_with(&args, c.as_ref(), c.rules()),
-        Loaded::Artifact(bytes) => match mxrules::artifact::load(bytes.as_slice()) {
+        Loaded::Artifact(bytes) => match mxrules::runtime::artifact::load(bytes.as_slice()) {
             Ok(c) => run_with(&args, &c, c.rules()),
             Err(e) => fail(e),
         },
@@ -107,7 +107,7 @@ fn run_with(args: &Args, classifier: &dyn Engine, rules: &RuleSet) -> Exit {
                 counts.unreadable += 1;
                 print_stderr(&format!(
                     "error: cannot read `{}`: {e}\n",
-                    mxrules::source::display_name(path)
+                    mxrules::core::source::display_name(path)
                 ));
                 continue;
             }
@@ -123,7 +123,7 @@ fn run_with(args: &Args, classifier: &dyn Engine, rules: &RuleSet) -> Exit {
                             .bounce
                             .rcpt
                             .as_deref()
-                            .and_then(mxrules::normalize::rcpt_domain),
+                            .and_then(mxrules::core::normalize::rcpt_domain),
                         mx: r.bounce.mx,
                         reply: r.bounce.reply,
                     };
@@ -154,7 +154,7 @@ fn run_with(args: &Args, classifier: &dyn Engine, rules: &RuleSet) -> Exit {
         if let Err(e) = std::fs::write(path, page) {
             return fail(format!(
                 "cannot write `{}`: {e}",
-                mxrules::source::display_name(path)
+                mxrules::core::source::display_name(path)
             ));
         }
     }

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use mxrules::artifact::{self, AlignedBytes};
-use mxrules::classify::{
-    Bounce, BounceRef, Classification, ClassificationRef, Classifier, Explanation, Normalizer,
-};
 use mxrules::compile::{self, Options};
+use mxrules::core::bounce::{Bounce, BounceRef};
 use mxrules::diag::{self, Severity};
+use mxrules::runtime::artifact::{self, AlignedBytes};
+use mxrules::runtime::classify::{
+    Classification, ClassificationRef, Classifier, Explanation, Normalizer,
+};
 
 use super::{Color, Exit, fail, print_stderr};
 
@@ -85,7 +86,7 @@ impl RulesArgs {
                 return AlignedBytes::read(path).map(Loaded::Artifact).map_err(|e| {
                     fail(format!(
                         "cannot load `{}`: {e}",
-                        mxrules::source::display_name(path)
+                        mxrules::core::source::display_name(path)
                     ))
                 });
             }
@@ -97,7 +98,7 @@ impl RulesArgs {
     /// Parses, checks and compiles the rules; prints the errors if they do
     /// not compile.
     pub fn classifier(&self, color: Color) -> Result<(Classifier, compile::Stats), Exit> {
-        let parsed = mxrules::load::parse_paths(&self.rules).map_err(fail)?;
+        let parsed = mxrules::syntax::load::parse_paths(&self.rules).map_err(fail)?;
         compile_parsed(&parsed, None, &self.options(), color)
     }
 }
@@ -105,7 +106,7 @@ impl RulesArgs {
 /// Checks and compiles parsed rules; prints the errors if they do not
 /// compile. `what` names the rule set in the message (a git revision, …).
 pub fn compile_parsed(
-    parsed: &mxrules::load::Parsed,
+    parsed: &mxrules::syntax::load::Parsed,
     what: Option<&str>,
     opts: &Options,
     color: Color,

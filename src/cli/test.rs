@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use mxrules::artifact;
-use mxrules::classify::Classification;
-use mxrules::corpus::Case;
-use mxrules::source::display_name;
+use mxrules::core::source::display_name;
+use mxrules::runtime::artifact;
+use mxrules::runtime::classify::Classification;
+use mxrules::verify::corpus::Case;
 use mxrules::verify::{
     self, CaseChange, CorpusError, CorpusFile, Coverage, Engine, Field, FieldChange, Outcome,
     RuleIndex, RuleInfo,
@@ -260,7 +260,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn opt_status(s: Option<mxrules::status::Status>) -> String {
+fn opt_status(s: Option<mxrules::core::status::Status>) -> String {
     s.map_or_else(|| String::from("none"), |s| s.to_string())
 }
 
@@ -453,8 +453,8 @@ fn write_coverage(out: &mut String, c: &Coverage) {
 
 #[derive(Serialize)]
 struct JsonExpected<'a> {
-    status: Option<mxrules::status::Status>,
-    verdict: mxrules::status::Verdict,
+    status: Option<mxrules::core::status::Status>,
+    verdict: mxrules::core::status::Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'a str>,
     unmatched: bool,
@@ -486,8 +486,8 @@ struct JsonFailure<'a> {
 struct JsonUnmatched<'a> {
     #[serde(flatten)]
     case: JsonCase<'a>,
-    status: Option<mxrules::status::Status>,
-    verdict: mxrules::status::Verdict,
+    status: Option<mxrules::core::status::Status>,
+    verdict: mxrules::core::status::Verdict,
 }
 
 #[derive(Serialize)]

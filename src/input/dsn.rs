@@ -42,7 +42,7 @@ use serde_json::{Map, Value};
 use super::lines::Lines;
 use super::text::{Found, address_in, is_original_marker, scan, summary};
 use super::{InputRecord, Item, Items, MAX_MESSAGE_BYTES, Position, Source, bounce, clean_address};
-use crate::status::Status;
+use crate::core::status::Status;
 
 /// The records of one message, read from `bytes`; `at` is where it starts.
 pub fn parse_message(bytes: &[u8], at: &Position) -> Vec<Item> {

@@ -18,10 +18,11 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::lines::{Lines, MAX_LINE, split_text_lines, too_long, trim};
+use super::lines::{Lines, MAX_LINE, split_text_lines, too_long};
 use super::{Extras, InputRecord, Item, LineItem, Position, Source, View};
-use crate::classify::Bounce;
-use crate::status::Status;
+use crate::core::bounce::Bounce;
+use crate::core::bytes::trim;
+use crate::core::status::Status;
 
 /// The records of a JSON-lines input.
 pub(crate) struct Reader {
@@ -90,7 +91,7 @@ impl Record {
         let time = take("time");
         let incoming_category = take("incoming_category");
         if let Some(c) = incoming_category.as_deref() {
-            self.bounce.reported_category = crate::status::Category::from_word(c.trim());
+            self.bounce.reported_category = crate::core::status::Category::from_word(c.trim());
         }
         InputRecord {
             bounce: self.bounce,
@@ -259,7 +260,7 @@ impl<'a> Fields<'a> {
                 .filter(|s| !s.is_empty())
                 .and_then(|s| super::parse_status(s).ok()),
             reported_category: incoming_category
-                .and_then(|c| crate::status::Category::from_word(c.trim())),
+                .and_then(|c| crate::core::status::Category::from_word(c.trim())),
             time: text(&self.time),
             incoming_category,
             extra: Extras::Json(extra),

@@ -3,6 +3,7 @@
 use std::io::BufRead;
 
 use super::Source;
+use crate::core::bytes::{count_byte, find_byte};
 
 /// Lines of a byte stream, as bytes without the line break (`\n` or
 /// `\r\n`), numbered from 1. A line longer than [`MAX_LINE`] is cut there
@@ -102,22 +103,6 @@ fn keep(buf: &mut Vec<u8>, bytes: &[u8], truncated: &mut bool) {
     buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
-/// The first `needle` in `hay`. Blocks of 16 bytes are tested at once
-/// (the compiler makes vector compares of the test), the one with a match
-/// eight bytes at a time.
-pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    let n = hay.len();
-    let mut at = 0;
-    while at + 16 <= n {
-        let block = &hay[at..at + 16];
-        if block.iter().fold(false, |any, &b| any | (b == needle)) {
-            return find_in(block, One(needle)).map(|i| at + i);
-        }
-        at += 16;
-    }
-    find_in(&hay[at..], One(needle)).map(|i| at + i)
-}
-
 /// A set of bytes [`find_in`] looks for: a test of one byte, and the same
 /// test of eight bytes at once.
 pub(crate) trait ByteSet: Copy {
@@ -143,22 +128,6 @@ fn eq_mask(x: u64, b: u8) -> u64 {
 /// 0x80 in each byte of `x` below `n` (at most 0x80).
 fn below_mask(x: u64, n: u8) -> u64 {
     !(((x & LOW) + ONES * u64::from(0x80 - n)) | x | LOW)
-}
-
-/// One byte.
-#[derive(Clone, Copy)]
-pub(crate) struct One(pub(crate) u8);
-
-impl ByteSet for One {
-    fn has(self, b: u8) -> bool {
-        b == self.0
-    }
-    fn key(self, b: u8) -> u8 {
-        b ^ self.0
-    }
-    fn mask(self, x: u64) -> u64 {
-        eq_mask(x, self.0)
-    }
 }
 
 /// What ends a JSON string or must be escaped in one: `"`, `\\` and the
@@ -192,73 +161,6 @@ pub(crate) fn find_json_special_near(hay: &[u8]) -> Option<usize> {
         }
     }
     find_in(hay, JsonSpecial)
-}
-
-/// What ends an unquoted CSV field: `,`, `\r` or `\n`.
-#[derive(Clone, Copy)]
-pub(crate) struct CsvFieldEnd;
-
-impl ByteSet for CsvFieldEnd {
-    fn has(self, b: u8) -> bool {
-        b == b',' || b == b'\r' || b == b'\n'
-    }
-    fn key(self, b: u8) -> u8 {
-        (b ^ b',').min(b ^ b'\r').min(b ^ b'\n')
-    }
-    fn mask(self, x: u64) -> u64 {
-        eq_mask(x, b',') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
-    }
-}
-
-/// What makes a CSV row more than fields split at commas: `"`, `\r`, `\n`.
-#[derive(Clone, Copy)]
-pub(crate) struct QuoteOrLineEnd;
-
-impl ByteSet for QuoteOrLineEnd {
-    fn has(self, b: u8) -> bool {
-        b == b'"' || b == b'\r' || b == b'\n'
-    }
-    fn key(self, b: u8) -> u8 {
-        (b ^ b'"').min(b ^ b'\r').min(b ^ b'\n')
-    }
-    fn mask(self, x: u64) -> u64 {
-        eq_mask(x, b'"') | eq_mask(x, b'\r') | eq_mask(x, b'\n')
-    }
-}
-
-/// Gives `f` the position of each `needle` in `hay`, in order, until `f`
-/// returns false: blocks of 16 bytes without one are skipped with vector
-/// instructions, the others read eight bytes at a time.
-pub(crate) fn each_byte(hay: &[u8], needle: u8, mut f: impl FnMut(usize) -> bool) {
-    let mut at = 0;
-    while at < hay.len() {
-        if let Some(block) = hay
-            .get(at..at + 16)
-            .and_then(|b| <&[u8; 16]>::try_from(b).ok())
-            && !block_has(block, One(needle))
-        {
-            at += 16;
-            continue;
-        }
-        let x = if at + 8 <= hay.len() {
-            word(&hay[at..])
-        } else {
-            // The end, padded with zeros (never `needle` when it matters:
-            // positions past the end are not given).
-            let mut w = [0u8; 8];
-            w[..hay.len() - at].copy_from_slice(&hay[at..]);
-            u64::from_le_bytes(w)
-        };
-        let mut m = eq_mask(x, needle);
-        while m != 0 {
-            let i = at + (m.trailing_zeros() / 8) as usize;
-            if i >= hay.len() || !f(i) {
-                return;
-            }
-            m &= m - 1;
-        }
-        at += 8;
-    }
 }
 
 /// Where a PowerMTA header line may be: the first quote (which may split
@@ -337,28 +239,6 @@ pub(crate) fn find_in(hay: &[u8], set: impl ByteSet) -> Option<usize> {
         return (m != 0).then(|| n - 8 + (m.trailing_zeros() / 8) as usize);
     }
     hay.iter().position(|&b| set.has(b))
-}
-
-/// `s.trim()`, quick when `s` starts and ends with printable ASCII.
-pub(crate) fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(&a), Some(&b)) if a > b' ' && a < 0x80 && b > b' ' && b < 0x80 => s,
-        _ => s.trim(),
-    }
-}
-
-/// How many times `needle` occurs in `hay`.
-pub(crate) fn count_byte(hay: &[u8], needle: u8) -> usize {
-    // Per block of up to 255 bytes, a byte-wide sum that the compiler vectorizes.
-    hay.chunks(255)
-        .map(|block| {
-            usize::from(
-                block
-                    .iter()
-                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == needle))),
-            )
-        })
-        .sum()
 }
 
 /// The lines of `data` as [`split_lines`] gives them, each with its text
@@ -589,79 +469,22 @@ mod tests {
             let hay: Vec<u8> = (0..len)
                 .map(|_| alphabet[rng.below(alphabet.len())])
                 .collect();
-            for &needle in b",\n\".a" {
-                let want = hay.iter().position(|&b| b == needle);
-                assert_eq!(find_byte(&hay, needle), want, "{hay:?} {needle}");
-                assert_eq!(find_in(&hay, One(needle)), want, "{hay:?} {needle}");
-            }
             let want = hay.iter().position(|&b| JsonSpecial.has(b));
             assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
             assert_eq!(find_json_special_near(&hay), want, "{hay:?}");
-            let want = hay.iter().position(|&b| CsvFieldEnd.has(b));
-            assert_eq!(find_in(&hay, CsvFieldEnd), want, "{hay:?}");
-            let want = hay.iter().position(|&b| QuoteOrLineEnd.has(b));
-            assert_eq!(find_in(&hay, QuoteOrLineEnd), want, "{hay:?}");
-            for needle in [b',', 0] {
-                let want: Vec<usize> = (0..hay.len()).filter(|&i| hay[i] == needle).collect();
-                let mut got = Vec::new();
-                each_byte(&hay, needle, |i| {
-                    got.push(i);
-                    true
-                });
-                assert_eq!(got, want, "{hay:?} {needle}");
-                // Stopped after the first.
-                let mut got = Vec::new();
-                each_byte(&hay, needle, |i| {
-                    got.push(i);
-                    false
-                });
-                assert_eq!(got, want.iter().copied().take(1).collect::<Vec<_>>());
-            }
             let want = (0..hay.len())
                 .find(|&i| hay[i] == b'"' || (hay[i] == b'y' && hay.get(i + 1) == Some(&b'p')));
             assert_eq!(find_type_or_quote(&hay), want, "{hay:?}");
-            assert_eq!(
-                count_byte(&hay, b'\n'),
-                hay.iter().filter(|&&b| b == b'\n').count()
-            );
         }
         // Every byte value, in every position of a word and a block.
         for b in 0..=255u8 {
             assert_eq!(JsonSpecial.key(b) == 0, JsonSpecial.has(b), "{b}");
-            assert_eq!(QuoteOrLineEnd.key(b) == 0, QuoteOrLineEnd.has(b), "{b}");
-            assert_eq!(CsvFieldEnd.key(b) == 0, CsvFieldEnd.has(b), "{b}");
-            assert_eq!(One(b',').key(b) == 0, One(b',').has(b), "{b}");
-            for at in 0..40 {
-                let mut hay = vec![b'a'; 40];
-                hay[at] = b;
-                let want = CsvFieldEnd.has(b).then_some(at);
-                assert_eq!(find_in(&hay, CsvFieldEnd), want, "{b} at {at}");
-            }
             for at in 0..20 {
                 let mut hay = vec![b'a'; 20];
                 hay[at] = b;
                 let want = JsonSpecial.has(b).then_some(at);
                 assert_eq!(find_in(&hay, JsonSpecial), want, "{b} at {at}");
-                assert_eq!(find_byte(&hay, b), Some(if b == b'a' { 0 } else { at }));
             }
-        }
-    }
-
-    #[test]
-    fn trims_as_str_trim() {
-        for s in [
-            "",
-            " ",
-            "a",
-            " a",
-            "a ",
-            "\u{a0}a",
-            "a\u{2003}",
-            "\ta b\r",
-            "é",
-            "x\u{85}",
-        ] {
-            assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
 

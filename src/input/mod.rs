@@ -62,11 +62,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::classify::Bounce;
-use crate::status::{Category, Status};
+use crate::core::bounce::Bounce;
+use crate::core::status::{Category, Status};
 
 pub use jsonl::{Record, find_json_special, parse_json_line};
-pub(crate) use lines::{find_byte, trim};
 pub use time::time_parts;
 
 /// The most bytes one DSN message may take; a bigger one is a bad record.
@@ -308,7 +307,7 @@ fn open_source(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat
     let name = if stdin {
         String::from("<stdin>")
     } else {
-        crate::source::display_name(path)
+        crate::core::source::display_name(path)
     };
     if !stdin && path.is_dir() {
         return match format {
@@ -620,7 +619,7 @@ fn bounce(
     mx: Option<String>,
     rcpt: Option<String>,
     reply: String,
-    status: Option<crate::status::Status>,
+    status: Option<crate::core::status::Status>,
     incoming: Option<&str>,
 ) -> Bounce {
     Bounce {
@@ -628,13 +627,14 @@ fn bounce(
         rcpt,
         reply,
         status,
-        reported_category: incoming.and_then(|c| crate::status::Category::from_word(c.trim())),
+        reported_category: incoming
+            .and_then(|c| crate::core::status::Category::from_word(c.trim())),
     }
 }
 
 /// `s.parse::<Status>()`, quick for the usual `5.1.1`: a class digit, and
 /// a subject and a detail of one to three digits each.
-pub(crate) fn parse_status(s: &str) -> Result<Status, crate::status::StatusError> {
+pub(crate) fn parse_status(s: &str) -> Result<Status, crate::core::status::StatusError> {
     let b = s.as_bytes();
     // One to three digits at `at`, their value and where they end.
     let digits = |at: usize| {

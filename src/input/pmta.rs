@@ -27,14 +27,14 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::lines::{
-    Chunker, CsvFieldEnd, Lines, MAX_LINE, Piece, QuoteOrLineEnd, count_byte, each_byte, find_byte,
-    find_in, find_type_or_quote, split_text_lines, too_long, trim,
+    Chunker, Lines, MAX_LINE, Piece, find_type_or_quote, split_text_lines, too_long,
 };
 use super::{
     Batch, Extras, InputRecord, Item, LineBatch, LineFormat, LineItem, Position, Skip, Source,
     Text, View, bounce,
 };
-use crate::status::{Category, Status};
+use crate::core::bytes::{count_byte, each_byte, find_any3, find_byte, trim};
+use crate::core::status::{Category, Status};
 
 /// The columns read for a bounce; the others are passed through.
 const USED: [&str; 6] = [
@@ -342,7 +342,7 @@ impl Row {
                     }
                     i = i.min(n);
                     // What follows the closing quote, unquoted.
-                    let end = find_in(&line[i..], CsvFieldEnd).map_or(n, |j| i + j);
+                    let end = find_any3(&line[i..], b',', b'\r', b'\n').map_or(n, |j| i + j);
                     self.unquoted.extend_from_slice(&line[i..end]);
                     i = end;
                     Span {
@@ -352,7 +352,7 @@ impl Row {
                     }
                 }
             } else {
-                let end = find_in(&line[i..], CsvFieldEnd).map_or(n, |j| i + j);
+                let end = find_any3(&line[i..], b',', b'\r', b'\n').map_or(n, |j| i + j);
                 let span = Span {
                     start: i,
                     end,
@@ -377,7 +377,7 @@ impl Row {
     fn read_plain(&mut self, line: &[u8], limit: usize) -> bool {
         if line.is_empty()
             || line.starts_with(b"\xEF\xBB\xBF")
-            || find_in(line, QuoteOrLineEnd).is_some()
+            || find_any3(line, b'"', b'\r', b'\n').is_some()
         {
             return false;
         }

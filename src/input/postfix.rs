@@ -25,7 +25,7 @@ use super::detect::syslog_timestamp_len;
 use super::lines::{Lines, MAX_LINE};
 use super::text::split_said;
 use super::{InputRecord, Item, Position, Source, bounce};
-use crate::status::Status;
+use crate::core::status::Status;
 
 /// The records of a Postfix log.
 pub(crate) struct Reader {

@@ -46,11 +46,11 @@ use std::net::Ipv6Addr;
 
 use super::table::plural;
 use super::{ReportRecord, csv_field};
-use crate::ast::escape_string;
-use crate::model::{RuleSet, ScopeKey, syntax_config};
-use crate::normalize::{Reply, normalize_mx};
-use crate::source::Location;
-use crate::status::Status;
+use crate::core::model::{RuleSet, ScopeKey, syntax_config};
+use crate::core::normalize::{Reply, normalize_mx};
+use crate::core::source::Location;
+use crate::core::status::Status;
+use crate::syntax::ast::escape_string;
 
 /// The most example replies kept per cluster.
 pub const MAX_EXAMPLES: usize = 3;
@@ -321,7 +321,7 @@ fn mask_of(core: &str) -> Option<Mask> {
 
 /// `5.1.1`, `4.7.650`: an RFC 3463 status.
 fn is_status(s: &str) -> bool {
-    s.parse::<Status>().is_ok() && crate::normalize::find_enhanced(s).is_some()
+    s.parse::<Status>().is_ok() && crate::core::normalize::find_enhanced(s).is_some()
 }
 
 fn is_ipv4(s: &str) -> bool {

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use super::cluster::{ClusterReport, scope_name};
 use super::escape_html as esc;
 use super::table::{DomainStatusReport, status_label};
-use crate::status::Verdict;
+use crate::core::status::Verdict;
 
 /// Colours of the top domains, in rank order (repeated past the tenth).
 const PALETTE: [&str; 10] = [

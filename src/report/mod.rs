@@ -16,8 +16,9 @@
 //!   suggested rule in the rules language that `mxrules check` accepts.
 //!
 //! ```
-//! use mxrules::classify::{Bounce, Classifier};
-//! use mxrules::load::Parsed;
+//! use mxrules::core::bounce::Bounce;
+//! use mxrules::runtime::classify::Classifier;
+//! use mxrules::syntax::load::Parsed;
 //! use mxrules::report::{ReportRecord, cluster::Clusterer, table::{Period, Tally}};
 //!
 //! let mut parsed = Parsed::default();
@@ -53,7 +54,7 @@ pub mod cluster;
 pub mod html;
 pub mod table;
 
-use crate::classify::Classification;
+use crate::runtime::classify::Classification;
 
 /// One classified bounce, as the reports read it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::{ReportRecord, TextTable, csv_field};
-use crate::status::{Status, Verdict};
+use crate::core::status::{Status, Verdict};
 
 /// The group the domains outside the top N are counted under.
 pub const OTHER: &str = "other";

@@ -6,8 +6,8 @@
 use pest::iterators::{Pair, Pairs};
 
 use super::parser::Rule;
-use crate::ast::*;
-use crate::source::{FileId, Span};
+use crate::core::source::{FileId, Span};
+use crate::syntax::ast::*;
 
 struct Ctx<'t> {
     file: FileId,
@@ -223,7 +223,7 @@ fn initial_block(cx: &mut Ctx<'_>, p: Pair<'_, Rule>) -> InitialBlock {
     }
 }
 
-fn rule(cx: &mut Ctx<'_>, p: Pair<'_, Rule>) -> crate::ast::Rule {
+fn rule(cx: &mut Ctx<'_>, p: Pair<'_, Rule>) -> crate::syntax::ast::Rule {
     let span = cx.span(&p);
     let mut regex = Spanned::new(String::new(), span);
     let mut flags = Spanned::new(String::new(), span);
@@ -265,7 +265,7 @@ fn rule(cx: &mut Ctx<'_>, p: Pair<'_, Rule>) -> crate::ast::Rule {
             _ => {}
         }
     }
-    crate::ast::Rule {
+    crate::syntax::ast::Rule {
         regex,
         flags,
         status,

@@ -2,22 +2,24 @@
 //!
 //! This is the only module that knows about pest: [`parse`] runs the grammar
 //! of `grammar/mxrules.pest` and turns the concrete tree into the owned
-//! [`crate::ast::File`] (`cst2ast`), or turns pest's error into a
+//! [`crate::syntax::ast::File`] (`cst2ast`), or turns pest's error into a
 //! [`Diagnostic`] with friendly words for what was expected.
 //!
 //! ```
-//! use mxrules::source::FileId;
+//! use mxrules::core::source::FileId;
 //! let src = r#"mx ends with ".mail.ru" { initial 5.0.0 { /^550 must be local recipient/ -> 5.7.1 quarantine } }"#;
 //! let file = mxrules::syntax::parse(FileId(0), src).unwrap();
 //! assert_eq!(file.blocks.len(), 1);
 //! ```
 
+pub mod ast;
 mod cst2ast;
+pub mod fmt;
+pub mod load;
 mod parser;
 
-use crate::ast;
+use crate::core::source::{FileId, Span};
 use crate::diag::{Code, Diagnostic};
-use crate::source::{FileId, Span};
 
 /// Files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;

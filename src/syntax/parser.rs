@@ -6,8 +6,8 @@ use pest::Parser as _;
 use pest::error::{Error, ErrorVariant, InputLocation};
 use pest::iterators::Pairs;
 
+use crate::core::source::{FileId, Span};
 use crate::diag::{Code, Diagnostic};
-use crate::source::{FileId, Span};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/mxrules.pest"]

@@ -20,9 +20,11 @@
 
 use std::path::{Path, PathBuf};
 
-use mxrules::classify::{Bounce, Classification, Normalized};
-use mxrules::model::{Rule, RuleSet, ScopeKey};
-use mxrules::status::{Category, Status, Verdict};
+use mxrules::core::bounce::Bounce;
+
+use mxrules::core::model::{Rule, RuleSet, ScopeKey};
+use mxrules::core::status::{Category, Status, Verdict};
+use mxrules::runtime::classify::{Classification, Normalized};
 use regex::bytes::{Regex, RegexBuilder};
 
 /// The reference interpreter: a rule set and one regex per rule.
@@ -202,7 +204,7 @@ pub fn root() -> PathBuf {
 }
 
 /// Checks parsed rules, failing the test with every error.
-fn checked(parsed: &mxrules::load::Parsed) -> RuleSet {
+fn checked(parsed: &mxrules::syntax::load::Parsed) -> RuleSet {
     let checked = mxrules::check::check(parsed);
     match checked.rules {
         Some(rules) => rules,
@@ -221,14 +223,14 @@ pub fn shipped_rules() -> RuleSet {
         "tests must run in the crate's root (cwd is {:?})",
         std::env::current_dir()
     );
-    let parsed = mxrules::load::parse_paths(&[PathBuf::from("rules.d")])
+    let parsed = mxrules::syntax::load::parse_paths(&[PathBuf::from("rules.d")])
         .unwrap_or_else(|e| panic!("cannot load rules.d: {e}"));
     checked(&parsed)
 }
 
 /// Rules from a string, as file `name`.
 pub fn rules_from_text(name: &str, text: &str) -> RuleSet {
-    let mut parsed = mxrules::load::Parsed::default();
+    let mut parsed = mxrules::syntax::load::Parsed::default();
     parsed.add_text(name, text);
     checked(&parsed)
 }
@@ -249,10 +251,11 @@ pub fn corpus_files() -> Vec<PathBuf> {
 }
 
 /// A corpus file, parsed; the test fails on a file that does not parse.
-pub fn read_corpus(path: &Path) -> mxrules::corpus::Corpus {
+pub fn read_corpus(path: &Path) -> mxrules::verify::corpus::Corpus {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    mxrules::corpus::Corpus::from_yaml(&text).unwrap_or_else(|e| panic!("{}:{e}", path.display()))
+    mxrules::verify::corpus::Corpus::from_yaml(&text)
+        .unwrap_or_else(|e| panic!("{}:{e}", path.display()))
 }
 
 /// `../shared/corpus`, where the shared corpora live when present.

@@ -9,8 +9,8 @@
 //! MX host and the recipient to the names scopes are selected by.
 //!
 //! ```
-//! use mxrules::normalize::{Reply, find_enhanced, normalize_mx, rcpt_domain};
-//! use mxrules::status::Status;
+//! use mxrules::core::normalize::{Reply, find_enhanced, normalize_mx, rcpt_domain};
+//! use mxrules::core::status::Status;
 //!
 //! let reply = Reply::new(
 //!     "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try\r\n\
@@ -110,7 +110,7 @@
 
 use std::ops::Range;
 
-use crate::status::Status;
+use crate::core::status::Status;
 
 /// A reply normalized for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +152,7 @@ impl Reply {
 /// else it is written into `buf` (cleared first), whose capacity is reused.
 ///
 /// ```
-/// use mxrules::normalize::{Reply, fold_reply_in};
+/// use mxrules::core::normalize::{Reply, fold_reply_in};
 ///
 /// let mut buf = String::new();
 /// let raw = "smtp; 550 5.1.1 user unknown ";
@@ -171,8 +171,8 @@ pub fn fold_reply_in<'a>(raw: &'a str, buf: &'a mut String) -> &'a str {
 /// `<class>.0.0` from its reply code (classes 2, 4 and 5).
 ///
 /// ```
-/// use mxrules::normalize::initial_status;
-/// use mxrules::status::Status;
+/// use mxrules::core::normalize::initial_status;
+/// use mxrules::core::status::Status;
 ///
 /// assert_eq!(initial_status("550 must be local recipient", None), Some(Status::class_only(5)));
 /// assert_eq!(initial_status("550 5.1.1 gone", Some(Status::new(5, 1, 10))), Some(Status::new(5, 1, 10)));
@@ -205,7 +205,7 @@ fn class_status(code: u16) -> Option<Status> {
 /// 4. Trailing dots are removed and the host is lowercased.
 ///
 /// ```
-/// use mxrules::normalize::normalize_mx;
+/// use mxrules::core::normalize::normalize_mx;
 ///
 /// assert_eq!(normalize_mx("mx.example.com [1.2.3.4]").as_deref(), Some("mx.example.com"));
 /// assert_eq!(normalize_mx("[1.2.3.4]").as_deref(), Some("1.2.3.4"));
@@ -220,7 +220,7 @@ pub fn normalize_mx(raw: &str) -> Option<String> {
 /// first), whose capacity is reused.
 ///
 /// ```
-/// use mxrules::normalize::normalize_mx_in;
+/// use mxrules::core::normalize::normalize_mx_in;
 ///
 /// let mut buf = String::new();
 /// assert_eq!(normalize_mx_in("dns; MXS.MAIL.RU.", &mut buf), Some("mxs.mail.ru"));
@@ -299,7 +299,7 @@ fn mx_host_general(raw: &str) -> Option<&str> {
 /// `>`, `,` or `;`; trailing dots are removed and it is lowercased.
 ///
 /// ```
-/// use mxrules::normalize::rcpt_domain;
+/// use mxrules::core::normalize::rcpt_domain;
 ///
 /// assert_eq!(rcpt_domain("<User@Mail.RU>").as_deref(), Some("mail.ru"));
 /// assert_eq!(rcpt_domain("postmaster"), None);
@@ -313,7 +313,7 @@ pub fn rcpt_domain(rcpt: &str) -> Option<String> {
 /// (cleared first), whose capacity is reused.
 ///
 /// ```
-/// use mxrules::normalize::rcpt_domain_in;
+/// use mxrules::core::normalize::rcpt_domain_in;
 ///
 /// let mut buf = String::new();
 /// assert_eq!(rcpt_domain_in("<User@Mail.RU>", &mut buf), Some("mail.ru"));
@@ -376,8 +376,8 @@ fn after_reply_code(text: &str) -> Option<(Status, Range<usize>)> {
 /// code are described in the [module documentation](self#enhanced-status-codes).
 ///
 /// ```
-/// use mxrules::normalize::find_enhanced;
-/// use mxrules::status::Status;
+/// use mxrules::core::normalize::find_enhanced;
+/// use mxrules::core::status::Status;
 ///
 /// let text = "550 Requested action not taken: mailbox unavailable (5.1.1)";
 /// assert_eq!(find_enhanced(text), Some((Status::new(5, 1, 1), 53..58)));
@@ -391,7 +391,7 @@ pub fn find_enhanced(text: &str) -> Option<(Status, Range<usize>)> {
     // before a `.` can start one.
     let bytes = text.as_bytes();
     let mut from = 1;
-    while let Some(i) = crate::input::find_byte(bytes.get(from..)?, b'.') {
+    while let Some(i) = crate::core::bytes::find_byte(bytes.get(from..)?, b'.') {
         let start = from + i - 1;
         from += i + 1;
         if start > 0 && joins_token(bytes[start - 1]) {
@@ -413,7 +413,7 @@ enum Folded<'a> {
 /// Joins the lines of a reply and folds its whitespace (steps 1 to 3);
 /// `buf` is cleared first when the result is written into it.
 fn fold_into<'a>(raw: &'a str, buf: &mut String) -> Folded<'a> {
-    let body = trim_start(strip_type_prefix(crate::input::trim(raw)));
+    let body = trim_start(strip_type_prefix(crate::core::bytes::trim(raw)));
     if is_plain(body.as_bytes()) {
         // One line of printable ASCII with single spaces, the usual case:
         // the body itself, unless the `-` of a multi-line reply's first

@@ -21,16 +21,16 @@
 //! undefined behaviour.
 //!
 //! ```
-//! use mxrules::load::Parsed;
+//! use mxrules::syntax::load::Parsed;
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("a.rules", r#"global { /^550 5\.1\.1 / -> 5.1.1 quarantine }"#);
 //! let rules = mxrules::check::check(&parsed).rules.unwrap();
 //! let (tables, _) = mxrules::compile::compile(rules, &Default::default()).unwrap();
-//! let bytes = mxrules::artifact::to_bytes(&tables).unwrap();
+//! let bytes = mxrules::runtime::artifact::to_bytes(&tables).unwrap();
 //!
-//! let aligned = mxrules::artifact::AlignedBytes::new(&bytes);
-//! let classifier = mxrules::artifact::load(aligned.as_slice()).unwrap();
-//! let v = classifier.classify(&mxrules::classify::Bounce::new("550 5.1.1 no such user"));
+//! let aligned = mxrules::runtime::artifact::AlignedBytes::new(&bytes);
+//! let classifier = mxrules::runtime::artifact::load(aligned.as_slice()).unwrap();
+//! let v = classifier.classify(&mxrules::core::bounce::Bounce::new("550 5.1.1 no such user"));
 //! assert_eq!(v.verdict.as_str(), "quarantine");
 //! ```
 
@@ -40,9 +40,11 @@ use std::path::Path;
 use regex_automata::dfa::{Automaton, dense};
 use serde::{Deserialize, Serialize};
 
-use crate::classify::Classifier;
-use crate::model::RuleSet;
-use crate::tables::{Check, CompiledScope, Hit, Pieces, Prefilter, ScopeRule, Selector, Tables};
+use crate::core::model::RuleSet;
+use crate::runtime::classify::Classifier;
+use crate::runtime::tables::{
+    Check, CompiledScope, Hit, Pieces, Prefilter, ScopeRule, Selector, Tables,
+};
 
 /// The first bytes of every compiled file.
 pub const MAGIC: &[u8; 8] = b"MXRULES\0";
@@ -270,7 +272,8 @@ pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, Artifact
 /// synced, then renamed over it, so a crash never leaves half a file.
 pub fn write<T: AsRef<[u32]>>(path: &Path, tables: &Tables<T>) -> Result<(), ArtifactError> {
     let bytes = to_bytes(tables)?;
-    crate::fsutil::write_atomically(path, &bytes).map_err(|e| ArtifactError::new(ErrorKind::Io(e)))
+    crate::core::fs::write_atomically(path, &bytes)
+        .map_err(|e| ArtifactError::new(ErrorKind::Io(e)))
 }
 
 /// A byte buffer whose start is 8-byte aligned, as DFA deserialization

@@ -2,10 +2,10 @@
 //!
 //! The tree is what the parser read, checked for shape only: a status is
 //! still the text `5.1.*`, a verdict is still a word. [`crate::check`] turns it
-//! into the validated [`crate::model::RuleSet`]. Every node owns its
+//! into the validated [`crate::core::model::RuleSet`]. Every node owns its
 //! [`Span`], so every diagnostic points at the exact text.
 
-use crate::source::Span;
+use crate::core::source::Span;
 
 /// A piece of text from the source and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

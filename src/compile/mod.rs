@@ -19,7 +19,7 @@
 //! literal, are looked at, lowest first.
 //!
 //! ```
-//! use mxrules::load::Parsed;
+//! use mxrules::syntax::load::Parsed;
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("a.rules", r#"global { /^550 5\.1\.1 / -> 5.1.1 quarantine }"#);
 //! let rules = mxrules::check::check(&parsed).rules.unwrap();
@@ -34,9 +34,9 @@ use regex_automata::MatchKind;
 use regex_automata::dfa::{StartKind, dense};
 use regex_automata::nfa::thompson;
 
+use crate::core::model::{RuleSet, ScopeKey, syntax_config};
 use crate::diag::{Code, Diagnostic};
-use crate::model::{RuleSet, ScopeKey, syntax_config};
-use crate::tables::{
+use crate::runtime::tables::{
     Check, CompiledScope, Hit, Piece, Pieces, Prefilter, ScopeRule, Selector, Tables,
 };
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -120,7 +120,7 @@ fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// The pattern of a rule as the DFA sees it.
-pub fn pattern(rule: &crate::model::Rule) -> String {
+pub fn pattern(rule: &crate::core::model::Rule) -> String {
     if rule.case_insensitive {
         format!("(?i){}", rule.regex)
     } else {
@@ -355,7 +355,7 @@ fn group_hits(
     u8::try_from(groups.len()).unwrap_or(u8::MAX)
 }
 
-fn too_big(rule: &crate::model::Rule, e: &str, limit: usize) -> Diagnostic {
+fn too_big(rule: &crate::core::model::Rule, e: &str, limit: usize) -> Diagnostic {
     Diagnostic::new(
         Code::RuleTooBig,
         format!("rule's regex does not fit in a DFA of {} bytes", limit),
@@ -367,7 +367,7 @@ fn too_big(rule: &crate::model::Rule, e: &str, limit: usize) -> Diagnostic {
 }
 
 /// The regex of a rule as regex-syntax reads it for analysis.
-fn hir(rule: &crate::model::Rule) -> Option<Hir> {
+fn hir(rule: &crate::core::model::Rule) -> Option<Hir> {
     regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -654,7 +654,7 @@ enum Built {
 /// How to find `rule` in a reply: exact strings when its regex is a few
 /// strings, else up to [`MAX_GROUPS`] literal groups for its pieces when it
 /// is literal pieces with `.*` or `.+` between them, or for its DFA.
-pub fn plan(rule: &crate::model::Rule) -> Plan {
+pub fn plan(rule: &crate::core::model::Rule) -> Plan {
     let Some(h) = hir(rule) else {
         return Plan::Dfa { groups: Vec::new() };
     };
@@ -805,7 +805,7 @@ pub fn selector(rules: &RuleSet) -> Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Parsed;
+    use crate::syntax::load::Parsed;
 
     fn plans(src: &str) -> Vec<Plan> {
         let mut parsed = Parsed::default();

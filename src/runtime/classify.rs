@@ -9,8 +9,9 @@
 //! result is flagged unmatched.
 //!
 //! ```
-//! use mxrules::classify::{Bounce, Classifier};
-//! use mxrules::load::Parsed;
+//! use mxrules::core::bounce::Bounce;
+//! use mxrules::runtime::classify::Classifier;
+//! use mxrules::syntax::load::Parsed;
 //!
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("mail.ru.rules", r#"
@@ -40,82 +41,15 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::compile::{self, Options};
-use crate::diag::Diagnostic;
-use crate::model::RuleSet;
-use crate::normalize::{
+use crate::core::bounce::{Bounce, BounceRef};
+use crate::core::model::RuleSet;
+use crate::core::normalize::{
     Reply, fold_reply_in, initial_status, normalize_mx, normalize_mx_in, rcpt_domain,
     rcpt_domain_in,
 };
-use crate::status::{Category, Status, Verdict};
-use crate::tables::{Reason, Tables};
-
-/// One bounce: the reply and what is known about where it came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Bounce {
-    /// The receiving host, in any of the forms MTAs log (`dns;mx.example.com.`).
-    pub mx: Option<String>,
-    /// The recipient address.
-    pub rcpt: Option<String>,
-    /// The SMTP reply or DSN diagnostic.
-    pub reply: String,
-    /// A status reported next to the reply (DSN `Status:`, PowerMTA `dsnStatus`).
-    pub status: Option<Status>,
-    /// The category the MTA reported (PowerMTA `bounceCat`), for rules with
-    /// a `reported` condition.
-    pub reported_category: Option<Category>,
-}
-
-impl Bounce {
-    pub fn new(reply: impl Into<String>) -> Bounce {
-        Bounce {
-            reply: reply.into(),
-            ..Bounce::default()
-        }
-    }
-
-    pub fn mx(mut self, mx: impl Into<String>) -> Bounce {
-        self.mx = Some(mx.into());
-        self
-    }
-
-    pub fn rcpt(mut self, rcpt: impl Into<String>) -> Bounce {
-        self.rcpt = Some(rcpt.into());
-        self
-    }
-
-    pub fn status(mut self, status: Status) -> Bounce {
-        self.status = Some(status);
-        self
-    }
-
-    pub fn reported_category(mut self, category: Category) -> Bounce {
-        self.reported_category = Some(category);
-        self
-    }
-}
-
-/// A [`Bounce`] whose strings are borrowed, from the bounce or from
-/// wherever the record was read: what [`Classifier::classify_ref`] takes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BounceRef<'a> {
-    pub mx: Option<&'a str>,
-    pub rcpt: Option<&'a str>,
-    pub reply: &'a str,
-    pub status: Option<Status>,
-    pub reported_category: Option<Category>,
-}
-
-impl<'a> From<&'a Bounce> for BounceRef<'a> {
-    fn from(b: &'a Bounce) -> BounceRef<'a> {
-        BounceRef {
-            mx: b.mx.as_deref(),
-            rcpt: b.rcpt.as_deref(),
-            reply: &b.reply,
-            status: b.status,
-            reported_category: b.reported_category,
-        }
-    }
-}
+use crate::core::status::{Category, Status, Verdict};
+use crate::diag::Diagnostic;
+use crate::runtime::tables::{Reason, Tables};
 
 /// What a bounce means.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -221,7 +155,8 @@ impl<'a> From<&'a Normalized> for NormalizedRef<'a> {
 /// needs an allocation once the buffers have grown.
 ///
 /// ```
-/// use mxrules::classify::{Bounce, BounceRef, Normalized, NormalizedRef, Normalizer};
+/// use mxrules::core::bounce::{Bounce, BounceRef};
+/// use mxrules::runtime::classify::{Normalized, NormalizedRef, Normalizer};
 ///
 /// let mut normalizer = Normalizer::new();
 /// let bounce = Bounce::new("smtp; 550 5.1.1 no such user").mx("dns; MXS.MAIL.RU.").rcpt("a@Mail.RU");
@@ -293,7 +228,7 @@ pub struct Explanation {
 
 /// Compiled rules, ready to classify.
 /// `T` is the DFA storage: `Vec<u32>` for rules compiled in this process,
-/// `&[u32]` for rules read from a compiled file (see [`crate::artifact`]).
+/// `&[u32]` for rules read from a compiled file (see [`crate::runtime::artifact`]).
 #[derive(Clone, Debug)]
 pub struct Classifier<T: AsRef<[u32]> = Vec<u32>> {
     tables: Tables<T>,
@@ -311,7 +246,7 @@ struct PolicyTable(Vec<Verdict>);
 impl PolicyTable {
     const DETAILS: u16 = 32;
 
-    fn new(policy: &crate::model::Policy) -> PolicyTable {
+    fn new(policy: &crate::core::model::Policy) -> PolicyTable {
         let mut verdicts = Vec::new();
         for class in [2, 4, 5] {
             for subject in 0..8 {
@@ -422,8 +357,9 @@ impl<T: AsRef<[u32]>> Classifier<T> {
     /// want.
     ///
     /// ```
-    /// use mxrules::classify::{Bounce, BounceRef, Classifier, Normalizer};
-    /// use mxrules::load::Parsed;
+    /// use mxrules::core::bounce::{Bounce, BounceRef};
+    /// use mxrules::runtime::classify::{Classifier, Normalizer};
+    /// use mxrules::syntax::load::Parsed;
     ///
     /// let mut parsed = Parsed::default();
     /// parsed.add_text("mail.ru.rules", r#"

@@ -7,7 +7,7 @@
 //! being built; errors (`E...`) do.
 //!
 //! ```
-//! use mxrules::load::Parsed;
+//! use mxrules::syntax::load::Parsed;
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("mail.ru.rules", r#"
 //! mx ends with ".mail.ru" {
@@ -23,13 +23,13 @@
 
 use std::collections::HashMap;
 
-use crate::ast::{self, Block, ScopeItem, SelectorKind, Spanned};
+use crate::core::model::{self, Policy, PolicyEntry, RuleSet, Scope, ScopeKey};
+use crate::core::normalize::Reply;
+use crate::core::source::{SourceMap, Span};
+use crate::core::status::{Category, Status, StatusError, StatusPattern, Verdict, error_range};
 use crate::diag::{Code, Diagnostic};
-use crate::load::Parsed;
-use crate::model::{self, Policy, PolicyEntry, RuleSet, Scope, ScopeKey};
-use crate::normalize::Reply;
-use crate::source::{SourceMap, Span};
-use crate::status::{Category, Status, StatusError, StatusPattern, Verdict, error_range};
+use crate::syntax::ast::{self, Block, ScopeItem, SelectorKind, Spanned};
+use crate::syntax::load::Parsed;
 
 /// The result of checking: the rule set when there is no error, and every
 /// diagnostic.

@@ -16,14 +16,14 @@
 //! says no rule is expected to match.
 //!
 //! ```
-//! let c = mxrules::corpus::Corpus::from_yaml("provider: x\ncases:\n  - reply: \"550 5.1.1 no\"\n    verdict: quarantine\n").unwrap();
+//! let c = mxrules::verify::corpus::Corpus::from_yaml("provider: x\ncases:\n  - reply: \"550 5.1.1 no\"\n    verdict: quarantine\n").unwrap();
 //! assert_eq!(c.cases.len(), 1);
 //! ```
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::Bounce;
-use crate::status::{Category, Status, Verdict};
+use crate::core::bounce::Bounce;
+use crate::core::status::{Category, Status, Verdict};
 
 /// A corpus file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

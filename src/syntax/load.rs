@@ -3,9 +3,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::ast;
+use crate::core::source::{FileId, SourceMap, Span, display_name};
 use crate::diag::{Code, Diagnostic};
-use crate::source::{FileId, SourceMap, Span, display_name};
+use crate::syntax::ast;
 
 /// The file name ending a directory's rules files have.
 pub const RULES_EXTENSION: &str = "rules";

@@ -39,11 +39,13 @@ use regex_automata::dfa::{Automaton, dense};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
 
-use crate::classify::{Bounce, Classifier};
+use crate::core::bounce::Bounce;
+
 use crate::compile::pattern;
+use crate::core::model::{Rule, RuleId, RuleSet, ScopeKey};
+use crate::core::status::{Category, Part, Status, StatusPattern};
 use crate::diag::{Code, Diagnostic};
-use crate::model::{Rule, RuleId, RuleSet, ScopeKey};
-use crate::status::{Category, Part, Status, StatusPattern};
+use crate::runtime::classify::Classifier;
 
 /// Analysis settings.
 #[derive(Clone, Debug)]
@@ -844,7 +846,7 @@ fn describe(rules: &RuleSet, r: RuleId) -> String {
 fn witness_note(rules: &RuleSet, witness: &[u8], cond: Cond, a: RuleId, b: RuleId) -> String {
     let (initial, reported) = cond;
     let text = show_witness(witness);
-    let own = crate::normalize::Reply::new(&String::from_utf8_lossy(witness), None).initial;
+    let own = crate::core::normalize::Reply::new(&String::from_utf8_lossy(witness), None).initial;
     let accepted = |s: Option<Status>| {
         [a, b].iter().all(|&r| {
             rules

@@ -30,8 +30,8 @@ use regex_automata::Input;
 use regex_automata::dfa::{Automaton, dense};
 use serde::{Deserialize, Serialize};
 
-use crate::model::RuleId;
-use crate::status::{Category, Status};
+use crate::core::model::RuleId;
+use crate::core::status::{Category, Status};
 
 /// How a rule of a scope is found in a reply.
 /// `T` is a DFA's storage: `Vec<u32>` when compiled here, `&[u32]` when
@@ -364,7 +364,7 @@ impl Index {
     fn new<T: AsRef<[u32]>>(
         literals: &[(Vec<u8>, Vec<Hit>)],
         scopes: &[CompiledScope<T>],
-        rules: &crate::model::RuleSet,
+        rules: &crate::core::model::RuleSet,
     ) -> Result<Index, String> {
         let mut ix = Index::default();
         let n = |x: usize| u32::try_from(x).map_err(|_| String::from("the prefilter is too big"));
@@ -405,7 +405,7 @@ impl Index {
         &mut self,
         hit: &Hit,
         scopes: &[CompiledScope<T>],
-        rules: &crate::model::RuleSet,
+        rules: &crate::core::model::RuleSet,
     ) -> Result<Fast, String> {
         let (scope, rule) = hit.at();
         let member = scopes
@@ -518,7 +518,7 @@ impl Prefilter {
     pub fn new<T: AsRef<[u32]>>(
         literals: Vec<(Vec<u8>, Vec<Hit>)>,
         scopes: &[CompiledScope<T>],
-        rules: &crate::model::RuleSet,
+        rules: &crate::core::model::RuleSet,
     ) -> Result<Prefilter, String> {
         let index = Index::new(&literals, scopes, rules)?;
         let searcher = if literals.is_empty() {
@@ -1097,7 +1097,7 @@ impl Selector {
 /// Everything classification needs.
 #[derive(Clone, Debug)]
 pub struct Tables<T: AsRef<[u32]> = Vec<u32>> {
-    pub rules: crate::model::RuleSet,
+    pub rules: crate::core::model::RuleSet,
     pub scopes: Vec<CompiledScope<T>>,
     pub selector: Selector,
     /// The literals of every rule of every scope.

@@ -1,7 +1,7 @@
 //! Verifying rules against corpora: what `mxrules test` and `mxrules diff`
 //! are made of.
 //!
-//! - [`CorpusFile::parse`] reads a YAML corpus ([`crate::corpus`]) and finds
+//! - [`CorpusFile::parse`] reads a YAML corpus ([`crate::verify::corpus`]) and finds
 //!   the line of every case in its text.
 //! - [`run`] classifies every case of a corpus and compares the outcome with
 //!   the case's expectations ([`Outcome::mismatches`]).
@@ -14,8 +14,8 @@
 //!   changes, then status-only changes.
 //!
 //! ```
-//! use mxrules::classify::Classifier;
-//! use mxrules::load::Parsed;
+//! use mxrules::runtime::classify::Classifier;
+//! use mxrules::syntax::load::Parsed;
 //! use mxrules::verify::{self, CorpusFile};
 //!
 //! let mut parsed = Parsed::default();
@@ -37,15 +37,19 @@
 //! assert_eq!(blessed.text, text.replace("verdict: quarantine", "verdict: blocked"));
 //! ```
 
+pub mod corpus;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::classify::{Bounce, Classification, Classifier};
-use crate::corpus::{Case, Corpus};
-use crate::model::{Rule, RuleId, RuleSet};
-use crate::status::{Status, Verdict};
+use crate::core::bounce::Bounce;
+
+use crate::core::model::{Rule, RuleId, RuleSet};
+use crate::core::status::{Status, Verdict};
+use crate::runtime::classify::{Classification, Classifier};
+use crate::verify::corpus::{Case, Corpus};
 
 /// What verification needs of compiled rules, whatever their DFA storage.
 pub trait Engine {
@@ -813,9 +817,9 @@ pub fn bless(
     }
 }
 
-/// Writes `text` to `path` atomically (see [`crate::fsutil::write_atomically`]).
+/// Writes `text` to `path` atomically (see [`crate::core::fs::write_atomically`]).
 pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    crate::fsutil::write_atomically(path, text.as_bytes())
+    crate::core::fs::write_atomically(path, text.as_bytes())
 }
 
 // ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ use std::path::Path;
 ///
 /// ```
 /// let path = std::env::temp_dir().join(format!("mxrules-doc-{}.txt", std::process::id()));
-/// mxrules::fsutil::write_atomically(&path, b"hello\n").unwrap();
+/// mxrules::core::fs::write_atomically(&path, b"hello\n").unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"hello\n");
 /// # std::fs::remove_file(&path).unwrap();
 /// ```

@@ -6,14 +6,14 @@
 //! text parses back to the same tree, spans aside.
 //!
 //! ```
-//! use mxrules::source::FileId;
+//! use mxrules::core::source::FileId;
 //! let src = concat!(
 //!     "# mail.ru\n",
 //!     "mx ends with \".mail.ru\" { initial 5.0.0 {\n",
 //!     "/^550 must be local recipient/ -> 5.7.1 bad-mailbox quarantine # wording\n",
 //!     "/^550 Message was not accepted -- invalid mailbox/ -> 5.1.1 } }",
 //! );
-//! let out = mxrules::fmt::format_source(FileId(0), src).unwrap();
+//! let out = mxrules::syntax::fmt::format_source(FileId(0), src).unwrap();
 //! let expected = [
 //!     "# mail.ru",
 //!     "mx ends with \".mail.ru\" {",
@@ -59,12 +59,12 @@
 //!   Comment text is kept as written, trailing whitespace removed; comments
 //!   keep their order and none is ever dropped.
 
-use crate::ast::{
+use crate::core::source::FileId;
+use crate::diag::Diagnostic;
+use crate::syntax::ast::{
     Block, Comment, Example, File, InitialBlock, PolicyBlock, Rule, ScopeBlock, ScopeItem,
     Selector, SelectorKind, escape_string,
 };
-use crate::diag::Diagnostic;
-use crate::source::FileId;
 
 /// One indentation level.
 const INDENT: &str = "    ";
@@ -188,7 +188,7 @@ impl Builder<'_> {
         self.close(0, p.close);
     }
 
-    fn close(&mut self, indent: usize, span: crate::source::Span) {
+    fn close(&mut self, indent: usize, span: crate::core::source::Span) {
         self.push(
             indent,
             "}".to_string(),

@@ -8,8 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::source::{Location, Span};
-use crate::status::{Category, Status, StatusPattern, Verdict};
+use crate::core::source::{Location, Span};
+use crate::core::status::{Category, Status, StatusPattern, Verdict};
 
 /// How regexes are read, the same way everywhere (checker, compiler and the
 /// reference interpreter): byte-oriented, without Unicode classes, so `.`

@@ -1,0 +1,6 @@
+//! From the syntax tree to the validated rule set, with its lints.
+
+pub mod analysis;
+mod validate;
+
+pub use validate::*;
