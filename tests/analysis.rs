@@ -7,7 +7,6 @@ use mxrules::check::analysis::{self, Finding, Options};
 use mxrules::core::bounce::Bounce;
 use mxrules::core::model::RuleSet;
 use mxrules::diag::{Code, render_human};
-use mxrules::runtime::classify::Classifier;
 use mxrules::syntax::load::Parsed;
 
 fn load(name: &str) -> (Parsed, RuleSet) {
@@ -141,7 +140,7 @@ fn four_findings_file_gets_exactly_its_four_findings() {
         "analysis__four_findings",
         &render_human(&report.diagnostics, &parsed.sources, false),
     );
-    let classifier = Classifier::new(rules.clone()).unwrap();
+    let classifier = mxrules::compile::classifier(rules.clone()).unwrap();
     let line = |r: usize| rules.rules[r].origin.line;
     for f in &report.findings {
         match f {
@@ -212,7 +211,7 @@ fn four_findings_file_gets_exactly_its_four_findings() {
 fn conflict_and_override_witnesses_reclassify_as_claimed() {
     for file in ["W006.rules", "I001.rules", "I002.rules"] {
         let (_, rules, report) = analyse(file, &overrides());
-        let classifier = Classifier::new(rules.clone()).unwrap();
+        let classifier = mxrules::compile::classifier(rules.clone()).unwrap();
         let mut checked = 0;
         for f in &report.findings {
             let (winner, loser, witness, initial) = match f {
@@ -369,7 +368,7 @@ fn reported_category_condition_applies_only_to_that_category() {
             mxrules::core::status::Category::SpamRelated
         ]
     );
-    let classifier = Classifier::new(rules.clone()).unwrap();
+    let classifier = mxrules::compile::classifier(rules.clone()).unwrap();
     let reply = "550 Message rejected";
     let plain = classifier.classify(&Bounce::new(reply));
     assert_eq!(

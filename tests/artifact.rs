@@ -17,7 +17,7 @@ fn shipped() -> Classifier {
         mxrules::syntax::load::parse_paths(&[PathBuf::from("rules.d")].map(|p| root().join(p)))
             .unwrap();
     let rules = mxrules::check::check(&parsed).rules.unwrap();
-    Classifier::new(rules).unwrap()
+    mxrules::compile::classifier(rules).unwrap()
 }
 
 fn bytes() -> Vec<u8> {

@@ -38,7 +38,7 @@ fn classifier() -> Classifier {
     parsed.add_text("t.rules", RULES);
     let checked = mxrules::check::check(&parsed);
     let rules = checked.rules.expect("the rules check");
-    Classifier::new(rules).expect("the rules compile")
+    mxrules::compile::classifier(rules).expect("the rules compile")
 }
 
 fn st(s: &str) -> Status {

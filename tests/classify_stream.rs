@@ -24,7 +24,8 @@ fn classifier() -> Classifier {
     let rules = mxrules::check::check(&parsed)
         .rules
         .unwrap_or_else(|| panic!("the shipped rules do not check"));
-    Classifier::new(rules).unwrap_or_else(|_| panic!("the shipped rules do not compile"))
+    mxrules::compile::classifier(rules)
+        .unwrap_or_else(|_| panic!("the shipped rules do not compile"))
 }
 
 /// An output line as a `serde_json` map writes it.

@@ -13,7 +13,7 @@ use mxrules::runtime::classify::{Classification, Classifier};
 use mxrules::verify::corpus::Case;
 
 fn classifier() -> Classifier {
-    Classifier::new(reference::shipped_rules()).unwrap_or_else(|d| {
+    mxrules::compile::classifier(reference::shipped_rules()).unwrap_or_else(|d| {
         panic!(
             "rules.d does not compile: {:?}",
             d.iter().map(|d| &d.message).collect::<Vec<_>>()

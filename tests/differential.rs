@@ -38,7 +38,7 @@ struct Pair<T: AsRef<[u32]> = Vec<u32>> {
 
 impl Pair {
     fn new(rules: RuleSet, opts: &Options) -> Pair {
-        let compiled = Classifier::with_options(rules.clone(), opts).unwrap_or_else(|d| {
+        let compiled = mxrules::compile::classifier_with(rules.clone(), opts).unwrap_or_else(|d| {
             panic!(
                 "the rules do not compile: {:?}",
                 d.iter().map(|d| &d.message).collect::<Vec<_>>()

@@ -14,7 +14,6 @@ use std::fmt::Write as _;
 use mxrules::core::bounce::Bounce;
 
 use mxrules::core::status::Status;
-use mxrules::runtime::classify::Classifier;
 
 fn opt(s: Option<Status>) -> String {
     s.map_or_else(|| String::from("none"), |s| s.to_string())
@@ -25,7 +24,7 @@ fn field_manual_verdicts() {
     let Some(manual) = reference::field_manual("field_manual_verdicts") else {
         return;
     };
-    let classifier = Classifier::new(reference::shipped_rules()).unwrap_or_else(|d| {
+    let classifier = mxrules::compile::classifier(reference::shipped_rules()).unwrap_or_else(|d| {
         panic!(
             "rules.d does not compile: {:?}",
             d.iter().map(|d| &d.message).collect::<Vec<_>>()

@@ -473,14 +473,14 @@ fn reads_powermta_and_postfix_inputs() {
 /// The shipped rules, compiled.
 fn shipped() -> Classifier {
     let parsed = mxrules::syntax::load::parse_paths(&[PathBuf::from("rules.d")]).unwrap();
-    Classifier::new(mxrules::check::check(&parsed).rules.unwrap()).unwrap()
+    mxrules::compile::classifier(mxrules::check::check(&parsed).rules.unwrap()).unwrap()
 }
 
 /// Policy only: every bounce is unmatched.
 fn policy_only() -> Classifier {
     let mut parsed = Parsed::default();
     parsed.add_text("policy.rules", "policy { 5.1.1 -> quarantine  5.7.* -> blocked  5.*.* -> hard  4.*.* -> soft  2.*.* -> soft }");
-    Classifier::new(mxrules::check::check(&parsed).rules.unwrap()).unwrap()
+    mxrules::compile::classifier(mxrules::check::check(&parsed).rules.unwrap()).unwrap()
 }
 
 /// The sample's records, classified.
@@ -551,7 +551,7 @@ fn check_suggestions(report: &ClusterReport) {
             .count();
         assert_eq!(rules.rules[0].examples.len(), checkable, "{}", s.rule);
         let location = rules.rules[0].location();
-        let classifier = Classifier::new(rules).unwrap();
+        let classifier = mxrules::compile::classifier(rules).unwrap();
         let bounce = |e: &mxrules::report::cluster::Example, initial: Option<Status>| {
             let mut b = Bounce::new(e.reply.clone());
             b.mx = e.mx.clone();

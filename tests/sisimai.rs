@@ -126,7 +126,7 @@ fn classifier() -> Classifier {
     let rules = checked
         .rules
         .unwrap_or_else(|| panic!("rules.d has errors"));
-    Classifier::new(rules).unwrap_or_else(|_| panic!("rules.d does not compile"))
+    mxrules::compile::classifier(rules).unwrap_or_else(|_| panic!("rules.d does not compile"))
 }
 
 fn share(n: usize, of: usize) -> f64 {

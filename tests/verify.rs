@@ -366,7 +366,8 @@ fn classifier(text: &str) -> Classifier {
     let mut parsed = Parsed::default();
     parsed.add_text("rules.d/x.rules", text);
     let checked = mxrules::check::check(&parsed);
-    Classifier::new(checked.rules.expect("the rules check")).expect("the rules compile")
+    mxrules::compile::classifier(checked.rules.expect("the rules check"))
+        .expect("the rules compile")
 }
 
 const RULES: &str = r#"

@@ -480,7 +480,7 @@ fn representative_statuses(patterns: &[&StatusPattern]) -> Vec<Option<Status>> {
 pub fn analyse(rules: &RuleSet, opts: &Options) -> Report {
     // Only examples need the whole rule set compiled.
     let classifier = if rules.rules.iter().any(|r| !r.examples.is_empty()) {
-        Classifier::new(rules.clone()).ok()
+        crate::compile::classifier(rules.clone()).ok()
     } else {
         None
     };

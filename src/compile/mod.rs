@@ -36,6 +36,7 @@ use regex_automata::nfa::thompson;
 
 use crate::core::model::{RuleSet, ScopeKey, syntax_config};
 use crate::diag::{Code, Diagnostic};
+use crate::runtime::classify::Classifier;
 use crate::runtime::tables::{
     Check, CompiledScope, Hit, Piece, Pieces, Prefilter, ScopeRule, Selector, Tables,
 };
@@ -202,6 +203,16 @@ fn parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) ->
     let mut all: Vec<(usize, T)> = parts.iter_mut().flat_map(std::mem::take).collect();
     all.sort_unstable_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Compiles a checked rule set into a classifier, with the default options.
+pub fn classifier(rules: RuleSet) -> Result<Classifier, Vec<Diagnostic>> {
+    classifier_with(rules, &Options::default())
+}
+
+/// Compiles a checked rule set into a classifier.
+pub fn classifier_with(rules: RuleSet, opts: &Options) -> Result<Classifier, Vec<Diagnostic>> {
+    compile(rules, opts).map(|(tables, _)| Classifier::from_tables(tables))
 }
 
 /// Compiles a checked rule set. Returns every rule that does not fit as a

@@ -23,7 +23,7 @@
 //!
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("policy.rules", "policy { 5.1.1 -> quarantine  5.*.* -> hard  4.*.* -> soft }");
-//! let classifier = Classifier::new(mxrules::check::check(&parsed).rules.unwrap()).unwrap();
+//! let classifier = mxrules::compile::classifier(mxrules::check::check(&parsed).rules.unwrap()).unwrap();
 //!
 //! let mut tally = Tally::new(Period::Day);
 //! let mut clusters = Clusterer::new();

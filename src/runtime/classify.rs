@@ -22,7 +22,7 @@
 //!     }
 //! }"#);
 //! let rules = mxrules::check::check(&parsed).rules.unwrap();
-//! let classifier = Classifier::new(rules).unwrap();
+//! let classifier = mxrules::compile::classifier(rules).unwrap();
 //!
 //! let bounce = Bounce::new("550 Message was not accepted -- invalid mailbox").mx("mxs.mail.ru");
 //! let v = classifier.classify(&bounce);
@@ -40,7 +40,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::compile::{self, Options};
 use crate::core::bounce::{Bounce, BounceRef};
 use crate::core::model::RuleSet;
 use crate::core::normalize::{
@@ -48,7 +47,6 @@ use crate::core::normalize::{
     rcpt_domain_in,
 };
 use crate::core::status::{Category, Status, Verdict};
-use crate::diag::Diagnostic;
 use crate::runtime::tables::{Reason, Tables};
 
 /// What a bounce means.
@@ -273,18 +271,6 @@ impl PolicyTable {
     }
 }
 
-impl Classifier {
-    /// Compiles a checked rule set with the default options.
-    pub fn new(rules: RuleSet) -> Result<Classifier, Vec<Diagnostic>> {
-        Classifier::with_options(rules, &Options::default())
-    }
-
-    /// Compiles a checked rule set.
-    pub fn with_options(rules: RuleSet, opts: &Options) -> Result<Classifier, Vec<Diagnostic>> {
-        compile::compile(rules, opts).map(|(tables, _)| Classifier::from_tables(tables))
-    }
-}
-
 impl<T: AsRef<[u32]>> Classifier<T> {
     /// Wraps tables compiled or loaded elsewhere.
     pub fn from_tables(tables: Tables<T>) -> Classifier<T> {
@@ -365,7 +351,7 @@ impl<T: AsRef<[u32]>> Classifier<T> {
     /// parsed.add_text("mail.ru.rules", r#"
     /// policy { 5.1.1 -> quarantine  5.*.* -> hard }
     /// mx ends with ".mail.ru" { /^550 must be local recipient/ -> 5.1.1 }"#);
-    /// let classifier = Classifier::new(mxrules::check::check(&parsed).rules.unwrap()).unwrap();
+    /// let classifier = mxrules::compile::classifier(mxrules::check::check(&parsed).rules.unwrap()).unwrap();
     ///
     /// let mut normalizer = Normalizer::new();
     /// let bounce = BounceRef { mx: Some("mxs.mail.ru"), reply: "550 must be local recipient", ..BounceRef::default() };

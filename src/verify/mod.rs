@@ -25,7 +25,7 @@
 //!     /^550 must be local recipient/ -> 5.7.1
 //! }"#);
 //! let rules = mxrules::check::check(&parsed).rules.unwrap();
-//! let classifier = Classifier::new(rules).unwrap();
+//! let classifier = mxrules::compile::classifier(rules).unwrap();
 //!
 //! let text = "cases:\n  # Mail.ru's reply for an unknown user.\n  - mx: mxs.mail.ru\n    reply: \"550 must be local recipient\"\n    status: 5.7.1\n    verdict: quarantine\n";
 //! let file = CorpusFile::parse("mail.ru.yaml", text).unwrap();
