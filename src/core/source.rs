@@ -20,12 +20,16 @@ impl fmt::Debug for FileId {
 /// A byte range in one source file.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
+    /// The file.
     pub file: FileId,
+    /// The first byte.
     pub start: u32,
+    /// The byte after the last.
     pub end: u32,
 }
 
 impl Span {
+    /// The bytes `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
         Span {
             file,
@@ -72,6 +76,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A file of the given name and text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
@@ -111,6 +116,7 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// An empty map.
     pub fn new() -> SourceMap {
         SourceMap::default()
     }
@@ -122,10 +128,12 @@ impl SourceMap {
         id
     }
 
+    /// The file of an id, if it was added.
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
     }
 
+    /// Every file with its id, in the order added.
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files
             .iter()
@@ -158,8 +166,11 @@ impl SourceMap {
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct Location {
+    /// The file's display name.
     pub file: String,
+    /// The line, from 1.
     pub line: usize,
+    /// The column, from 1, in characters.
     pub column: usize,
 }
 

@@ -10,11 +10,14 @@ use crate::core::source::Span;
 /// A piece of text from the source and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
+    /// The text or value.
     pub value: T,
+    /// Where it stands in the source.
     pub span: Span,
 }
 
 impl<T> Spanned<T> {
+    /// A value and its span.
     pub fn new(value: T, span: Span) -> Spanned<T> {
         Spanned { value, span }
     }
@@ -23,27 +26,34 @@ impl<T> Spanned<T> {
 /// One rules file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
+    /// The blocks, in source order.
     pub blocks: Vec<Block>,
     /// Every comment of the file, in order, kept for the formatter.
     pub comments: Vec<Comment>,
+    /// The whole file.
     pub span: Span,
 }
 
 /// A `# ...` comment; `text` starts with `#`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
+    /// The comment's text, from `#` to the end of the line.
     pub text: String,
+    /// Where the comment stands.
     pub span: Span,
 }
 
 /// A top-level block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
+    /// A `policy { ... }` block.
     Policy(PolicyBlock),
+    /// A scope block (`mx ends with ".mail.ru" { ... }`).
     Scope(ScopeBlock),
 }
 
 impl Block {
+    /// The whole block.
     pub fn span(&self) -> Span {
         match self {
             Block::Policy(p) => p.span,
@@ -55,44 +65,57 @@ impl Block {
 /// `policy { 5.1.1 -> quarantine ... }`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyBlock {
+    /// The entries, in source order.
     pub entries: Vec<PolicyEntry>,
     /// The `policy` keyword.
     pub keyword: Span,
     /// The closing brace.
     pub close: Span,
+    /// The whole block.
     pub span: Span,
 }
 
 /// `5.7.* -> blocked`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyEntry {
+    /// The status pattern (`5.7.*`), as written.
     pub pattern: Spanned<String>,
+    /// The verdict word, as written.
     pub verdict: Spanned<String>,
+    /// The whole entry.
     pub span: Span,
 }
 
 /// A scope block: a header and its rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeBlock {
+    /// What the block applies to.
     pub header: ScopeHeader,
+    /// Its `initial` groups and rules, in source order.
     pub items: Vec<ScopeItem>,
+    /// The closing brace.
     pub close: Span,
+    /// The whole block.
     pub span: Span,
 }
 
 /// What a scope block applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeHeader {
+    /// The selectors, joined by `,` in the source.
     pub selectors: Vec<Selector>,
+    /// The whole header.
     pub span: Span,
 }
 
 /// One selector of a header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
+    /// Which selector.
     pub kind: SelectorKind,
     /// The strings of the selector; empty for `global`.
     pub values: Vec<Spanned<String>>,
+    /// The whole selector.
     pub span: Span,
 }
 
@@ -112,11 +135,14 @@ pub enum SelectorKind {
 /// What a scope block holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeItem {
+    /// An `initial`/`reported` group of rules.
     Initial(InitialBlock),
+    /// A rule straight in the scope.
     Rule(Rule),
 }
 
 impl ScopeItem {
+    /// The whole item.
     pub fn span(&self) -> Span {
         match self {
             ScopeItem::Initial(b) => b.span,
@@ -133,10 +159,13 @@ pub struct InitialBlock {
     pub patterns: Vec<Spanned<String>>,
     /// The categories of the `reported` clause, if any.
     pub reported: Vec<Spanned<String>>,
+    /// The rules of the group, in source order.
     pub rules: Vec<Rule>,
     /// The first keyword (`initial` or `reported`).
     pub keyword: Span,
+    /// The closing brace.
     pub close: Span,
+    /// The whole block.
     pub span: Span,
 }
 
@@ -157,13 +186,17 @@ impl InitialBlock {
 pub struct Rule {
     /// The regex as written between the slashes (`\/` still escaped).
     pub regex: Spanned<String>,
+    /// The flags after the closing slash (`i`), possibly empty.
     pub flags: Spanned<String>,
+    /// The status the rule rewrites to (`5.1.1`), as written.
     pub status: Spanned<String>,
     /// Verdict and category words, in the order written.
     pub words: Vec<Spanned<String>>,
     /// The note, unescaped.
     pub note: Option<Spanned<String>>,
+    /// The `example` replies the rule must match.
     pub examples: Vec<Example>,
+    /// The whole rule.
     pub span: Span,
 }
 
@@ -172,6 +205,7 @@ pub struct Rule {
 pub struct Example {
     /// The reply, unescaped.
     pub reply: Spanned<String>,
+    /// The whole example.
     pub span: Span,
 }
 

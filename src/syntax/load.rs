@@ -17,13 +17,6 @@ pub struct LoadError {
     source: std::io::Error,
 }
 
-impl LoadError {
-    /// True when the path does not exist.
-    pub fn is_not_found(&self) -> bool {
-        self.source.kind() == std::io::ErrorKind::NotFound
-    }
-}
-
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -80,9 +73,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 /// Parsed files and the diagnostics of reading and parsing them.
 #[derive(Debug, Default)]
 pub struct Parsed {
+    /// The text of every file read, by id.
     pub sources: SourceMap,
     /// Every file that parsed, with its id.
     pub files: Vec<(FileId, ast::File)>,
+    /// What went wrong while reading or parsing, for every file.
     pub diagnostics: Vec<Diagnostic>,
 }
 
