@@ -94,9 +94,14 @@ pub(crate) fn csv_field(s: &str) -> String {
     }
 }
 
-/// The word for `n` things: `one` when `n` is 1, else `many`
-/// (`plural(n, "reply", "replies")`). The one plural helper of the crate's
-/// text output.
+/// The word for `n` things: `one` when `n` is 1, else `many`. The plural
+/// helper of the text outputs, for the reports and any other summary line.
+///
+/// ```
+/// use mxrules::report::plural;
+/// assert_eq!(format!("1 {}", plural(1, "reply", "replies")), "1 reply");
+/// assert_eq!(format!("0 {}", plural(0, "reply", "replies")), "0 replies");
+/// ```
 pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
