@@ -10,8 +10,8 @@
 
 use std::fmt::Write;
 
-use super::cluster::{ClusterReport, scope_name};
-use super::escape_html as esc;
+use super::cluster::ClusterReport;
+use super::plural;
 use super::table::{DomainStatusReport, status_label};
 use crate::core::status::Verdict;
 
@@ -61,7 +61,7 @@ pub fn page(report: &DomainStatusReport, clusters: Option<&ClusterReport>) -> St
 }
 
 /// The colour of group `g`.
-pub fn color(report: &DomainStatusReport, g: usize) -> &'static str {
+fn color(report: &DomainStatusReport, g: usize) -> &'static str {
     if report.has_other && g + 1 == report.groups.len() {
         OTHER_COLOR
     } else {
@@ -278,10 +278,10 @@ fn cluster_section(h: &mut String, c: &ClusterReport) {
             h,
             "<h3>#{} · {} · initial {} · {} {}</h3>\n<p>Template: <code>{}</code></p>",
             i + 1,
-            esc(&scope_name(&cl.scope)),
+            esc(&cl.scope.to_string()),
             esc(&status_label(cl.initial)),
             cl.count,
-            if cl.count == 1 { "reply" } else { "replies" },
+            plural(cl.count, "reply", "replies"),
             esc(&cl.template)
         );
         if let Some(at) = &cl.existing_scope {
@@ -294,4 +294,20 @@ fn cluster_section(h: &mut String, c: &ClusterReport) {
         }
         let _ = writeln!(h, "<pre>{}</pre>", esc(&cl.suggestion.rule));
     }
+}
+
+/// Escapes text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }

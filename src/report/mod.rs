@@ -15,6 +15,18 @@
 //!   numbers masked), ranked by count, each with example replies and a
 //!   suggested rule in the rules language that `mxrules check` accepts.
 //!
+//! What each file makes:
+//!
+//! - `table.rs`: the [`table::Tally`] and its [`table::DomainStatusReport`],
+//!   with the terminal table and the CSV;
+//! - `html.rs`: the HTML page ([`html::page`]), chart and tables, and the
+//!   clusters when they are asked for;
+//! - `cluster/`: the [`cluster::Clusterer`] and its
+//!   [`cluster::ClusterReport`] as text and CSV, with the templates, scopes
+//!   and status guesses it is made of and the suggested rules, built as
+//!   syntax trees and printed by [`crate::syntax::fmt`], the one printer of
+//!   the rules language.
+//!
 //! ```
 //! use mxrules::core::bounce::Bounce;
 //! use mxrules::runtime::classify::Classifier;
@@ -50,6 +62,8 @@
 //! assert!(first.suggestion.rule.starts_with("mx ends with \".example.org\" {\n    initial 5.1.1 {\n"));
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod cluster;
 pub mod html;
 pub mod table;
@@ -71,22 +85,6 @@ pub struct ReportRecord {
     pub classification: Classification,
 }
 
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// One CSV field, quoted when it has to be (RFC 4180).
 pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -96,58 +94,14 @@ pub(crate) fn csv_field(s: &str) -> String {
     }
 }
 
-/// A plain-text table with aligned columns: text columns left-aligned,
-/// number columns right-aligned, two spaces between columns, no trailing
-/// spaces.
-pub(crate) struct TextTable {
-    header: Vec<String>,
-    right: Vec<bool>,
-    rows: Vec<Vec<String>>,
-}
-
-impl TextTable {
-    /// `columns` are (title, right-aligned).
-    pub(crate) fn new(columns: &[(&str, bool)]) -> TextTable {
-        TextTable {
-            header: columns.iter().map(|(t, _)| (*t).to_string()).collect(),
-            right: columns.iter().map(|(_, r)| *r).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    pub(crate) fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
-    }
-
-    pub(crate) fn render(&self) -> String {
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                if let Some(w) = widths.get_mut(i) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-        }
-        let mut out = String::new();
-        for row in std::iter::once(&self.header).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                let width = widths.get(i).copied().unwrap_or(0);
-                let pad = " ".repeat(width.saturating_sub(cell.chars().count()));
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                if self.right.get(i).copied().unwrap_or(false) {
-                    line.push_str(&pad);
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
-                    line.push_str(&pad);
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
-    }
+/// The word for `n` things: `one` when `n` is 1, else `many`. The plural
+/// helper of the text outputs, for the reports and any other summary line.
+///
+/// ```
+/// use mxrules::report::plural;
+/// assert_eq!(format!("1 {}", plural(1, "reply", "replies")), "1 reply");
+/// assert_eq!(format!("0 {}", plural(0, "reply", "replies")), "0 replies");
+/// ```
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }

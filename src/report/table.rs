@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::{ReportRecord, TextTable, csv_field};
+use super::{ReportRecord, csv_field, plural};
 use crate::core::status::{Status, Verdict};
 
 /// The group the domains outside the top N are counted under.
@@ -31,11 +31,14 @@ pub const NO_DOMAIN: &str = "(none)";
 /// How long a bucket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    /// One bucket a day: `2024-05-01`.
     Day,
+    /// One bucket an hour: `2024-05-01 10:00`.
     Hour,
 }
 
 impl Period {
+    /// The period's name: `day`, `hour`.
     pub fn as_str(self) -> &'static str {
         match self {
             Period::Day => "day",
@@ -48,13 +51,18 @@ impl Period {
 /// first), `Unknown` last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bucket {
+    /// A day, or an hour of a day.
     Time {
+        /// `None` for a time logged without a year (syslog).
         year: Option<u16>,
+        /// 1 to 12.
         month: u8,
+        /// 1 to 31.
         day: u8,
         /// `None` for day buckets.
         hour: Option<u8>,
     },
+    /// Records without a readable time.
     Unknown,
 }
 
@@ -170,6 +178,7 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// A tally of no record, bucketed by `period`.
     pub fn new(period: Period) -> Tally {
         Tally {
             period,
@@ -271,17 +280,22 @@ fn status_order(s: Option<Status>) -> (bool, Option<Status>) {
 /// got a status and a verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
+    /// The time bucket.
     pub bucket: Bucket,
     /// Index in [`DomainStatusReport::groups`].
     pub group: usize,
+    /// The status the rules gave, if any.
     pub status: Option<Status>,
+    /// The verdict the rules gave.
     pub verdict: Verdict,
+    /// The bounces counted.
     pub count: usize,
 }
 
 /// Bounces by bucket, domain group, status and verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainStatusReport {
+    /// How long a bucket is.
     pub period: Period,
     /// Records counted.
     pub total: usize,
@@ -558,6 +572,60 @@ impl DomainStatusReport {
     }
 }
 
-pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
+/// A plain-text table with aligned columns: text columns left-aligned,
+/// number columns right-aligned, two spaces between columns, no trailing
+/// spaces.
+struct TextTable {
+    header: Vec<String>,
+    right: Vec<bool>,
+    rows: Vec<Vec<String>>,
+}
+
+impl TextTable {
+    /// `columns` are (title, right-aligned).
+    fn new(columns: &[(&str, bool)]) -> TextTable {
+        TextTable {
+            header: columns.iter().map(|(t, _)| (*t).to_string()).collect(),
+            right: columns.iter().map(|(_, r)| *r).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; an empty row prints as an empty line.
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The header and the rows, one line each.
+    fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                let width = widths.get(i).copied().unwrap_or(0);
+                let pad = " ".repeat(width.saturating_sub(cell.chars().count()));
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                if self.right.get(i).copied().unwrap_or(false) {
+                    line.push_str(&pad);
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&pad);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
 }

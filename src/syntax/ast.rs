@@ -4,6 +4,34 @@
 //! still the text `5.1.*`, a verdict is still a word. [`crate::check`] turns it
 //! into the validated [`crate::core::model::RuleSet`]. Every node owns its
 //! [`Span`], so every diagnostic points at the exact text.
+//!
+//! A tree can also be built in memory, for rules written by a program rather
+//! than read from a file (the suggested rules of [`crate::report::cluster`]):
+//! the `new` constructors of [`File`], [`ScopeBlock`], [`Selector`],
+//! [`InitialBlock`], [`Rule`] and [`Example`] give every node an empty span
+//! ([`Spanned::detached`]), and [`crate::syntax::fmt::format_tree`] prints
+//! the result in the canonical layout.
+//!
+//! ```
+//! use mxrules::syntax::ast::{Block, Example, File, InitialBlock, Rule, ScopeBlock, ScopeItem, Selector, SelectorKind};
+//!
+//! let rule = Rule::new("^550 5\\.1\\.1 User unknown", "5.1.1")
+//!     .with_examples(vec![Example::new("550 5.1.1 User unknown")]);
+//! let initial = InitialBlock::new(vec![String::from("5.1.1")], vec![rule]);
+//! let scope = ScopeBlock::new(
+//!     vec![Selector::new(SelectorKind::MxEndsWith, vec![String::from(".example.org")])],
+//!     vec![ScopeItem::Initial(initial)],
+//! );
+//! let out = mxrules::syntax::fmt::format_tree(&File::new(vec![Block::Scope(scope)]));
+//! assert_eq!(out, concat!(
+//!     "mx ends with \".example.org\" {\n",
+//!     "    initial 5.1.1 {\n",
+//!     "        /^550 5\\.1\\.1 User unknown/ -> 5.1.1\n",
+//!     "            example \"550 5.1.1 User unknown\"\n",
+//!     "    }\n",
+//!     "}\n",
+//! ));
+//! ```
 
 use crate::core::source::Span;
 
@@ -17,9 +45,18 @@ pub struct Spanned<T> {
 }
 
 impl<T> Spanned<T> {
-    /// A value and its span.
+    /// A value read from the source at `span`.
     pub fn new(value: T, span: Span) -> Spanned<T> {
         Spanned { value, span }
+    }
+
+    /// A value built in memory, with no source text behind it: its span is
+    /// empty, at the start of file 0.
+    pub fn detached(value: T) -> Spanned<T> {
+        Spanned {
+            value,
+            span: Span::default(),
+        }
     }
 }
 
@@ -32,6 +69,17 @@ pub struct File {
     pub comments: Vec<Comment>,
     /// The whole file.
     pub span: Span,
+}
+
+impl File {
+    /// A file built in memory: `blocks` and no comments.
+    pub fn new(blocks: Vec<Block>) -> File {
+        File {
+            blocks,
+            comments: Vec::new(),
+            span: Span::default(),
+        }
+    }
 }
 
 /// A `# ...` comment; `text` starts with `#`.
@@ -99,6 +147,22 @@ pub struct ScopeBlock {
     pub span: Span,
 }
 
+impl ScopeBlock {
+    /// A scope block built in memory: the header `selectors` joined by
+    /// `or`, then `items`.
+    pub fn new(selectors: Vec<Selector>, items: Vec<ScopeItem>) -> ScopeBlock {
+        ScopeBlock {
+            header: ScopeHeader {
+                selectors,
+                span: Span::default(),
+            },
+            items,
+            close: Span::default(),
+            span: Span::default(),
+        }
+    }
+}
+
 /// What a scope block applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeHeader {
@@ -117,6 +181,19 @@ pub struct Selector {
     pub values: Vec<Spanned<String>>,
     /// The whole selector.
     pub span: Span,
+}
+
+impl Selector {
+    /// A selector built in memory; `values` as they are written between
+    /// the quotes, unescaped (`.mail.ru` for `mx ends with`), none for
+    /// `global`.
+    pub fn new(kind: SelectorKind, values: Vec<String>) -> Selector {
+        Selector {
+            kind,
+            values: values.into_iter().map(Spanned::detached).collect(),
+            span: Span::default(),
+        }
+    }
 }
 
 /// The kinds of scope selector.
@@ -170,6 +247,19 @@ pub struct InitialBlock {
 }
 
 impl InitialBlock {
+    /// An `initial` block built in memory: the status `patterns` (`5.0.0`,
+    /// `5.1.*`), no `reported` clause, then `rules`.
+    pub fn new(patterns: Vec<String>, rules: Vec<Rule>) -> InitialBlock {
+        InitialBlock {
+            patterns: patterns.into_iter().map(Spanned::detached).collect(),
+            reported: Vec::new(),
+            rules,
+            keyword: Span::default(),
+            close: Span::default(),
+            span: Span::default(),
+        }
+    }
+
     /// The header of the block, from its keyword to its last pattern or category.
     pub fn header(&self) -> Span {
         let last = self
@@ -200,6 +290,28 @@ pub struct Rule {
     pub span: Span,
 }
 
+impl Rule {
+    /// A rule built in memory: `/regex/ -> status`, without flags, words,
+    /// note or examples. `regex` is the text between the slashes, so a `/`
+    /// in it must already be written `\/`.
+    pub fn new(regex: impl Into<String>, status: impl Into<String>) -> Rule {
+        Rule {
+            regex: Spanned::detached(regex.into()),
+            flags: Spanned::detached(String::new()),
+            status: Spanned::detached(status.into()),
+            words: Vec::new(),
+            note: None,
+            examples: Vec::new(),
+            span: Span::default(),
+        }
+    }
+
+    /// The rule with `examples` in place of its examples.
+    pub fn with_examples(self, examples: Vec<Example>) -> Rule {
+        Rule { examples, ..self }
+    }
+}
+
 /// `example "550 must be local recipient"`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
@@ -207,6 +319,16 @@ pub struct Example {
     pub reply: Spanned<String>,
     /// The whole example.
     pub span: Span,
+}
+
+impl Example {
+    /// An example built in memory; `reply` unescaped.
+    pub fn new(reply: impl Into<String>) -> Example {
+        Example {
+            reply: Spanned::detached(reply.into()),
+            span: Span::default(),
+        }
+    }
 }
 
 /// Puts `\` before `"` and `\` so that the text reads back as a string.

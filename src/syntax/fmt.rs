@@ -1,9 +1,11 @@
 //! The canonical layout of a rules file.
 //!
 //! [`format_file`] prints a parsed file in one fixed layout, keeping every
-//! comment; [`format_source`] parses and formats in one step. Formatting is
-//! idempotent (formatting formatted text changes nothing), and the formatted
-//! text parses back to the same tree, spans aside.
+//! comment; [`format_source`] parses and formats in one step;
+//! [`format_tree`] prints a tree built in memory (see [`crate::syntax::ast`]).
+//! Formatting is idempotent (formatting formatted text changes nothing), and
+//! the formatted text parses back to the same tree, spans aside. This is the
+//! one printer of the rules language: whatever writes rules goes through it.
 //!
 //! ```
 //! use mxrules::core::source::FileId;
@@ -82,6 +84,19 @@ pub fn format_source(file: FileId, source: &str) -> Result<String, Box<Diagnosti
 /// Formats a parsed file; `source` is the text it was parsed from (comments
 /// and blank lines are read from it via spans).
 pub fn format_file(file: &File, source: &str) -> String {
+    layout(file, &file.comments, source)
+}
+
+/// Formats a tree built in memory, which has no source text: its spans are
+/// not read, so no blank line is kept inside a block, and its comments
+/// (placed by their spans in a parsed file) are not printed. The layout is
+/// otherwise the one [`format_file`] gives a parsed file.
+pub fn format_tree(file: &File) -> String {
+    layout(file, &[], "")
+}
+
+/// The layout of `file` with `comments`, read against `source`.
+fn layout(file: &File, comments: &[Comment], source: &str) -> String {
     let mut b = Builder {
         src: source.as_bytes(),
         lines: Vec::new(),
@@ -93,7 +108,7 @@ pub fn format_file(file: &File, source: &str) -> String {
         }
     }
     let mut lines = b.lines;
-    let gaps = place_comments(&mut lines, &file.comments, source.as_bytes());
+    let gaps = place_comments(&mut lines, comments, source.as_bytes());
     render(&lines, &gaps, source.as_bytes())
 }
 
@@ -527,6 +542,26 @@ mod tests {
         assert_eq!(
             out.as_deref().ok(),
             Some("policy {\n    # odd\n    5.1.1 -> quarantine  # trailing\n}\n")
+        );
+    }
+
+    #[test]
+    fn a_parsed_tree_printed_without_its_source_loses_only_comments_and_blank_lines() {
+        let src = concat!(
+            "# head\n",
+            "policy {\n    5.1.1 -> quarantine\n\n    5.*.* -> hard  # trailing\n}\n",
+            "\n",
+            "global {\n    /a/ -> 5.0.0\n    /bb/i -> 5.1.1 hard \"n\"\n        example \"a\"\n}\n",
+        );
+        let parsed = crate::syntax::parse(FileId(0), src);
+        let out = parsed.as_ref().map(format_tree).ok();
+        assert_eq!(
+            out.as_deref(),
+            Some(concat!(
+                "policy {\n    5.1.1 -> quarantine\n    5.*.* -> hard\n}\n",
+                "\n",
+                "global {\n    /a/   -> 5.0.0\n    /bb/i -> 5.1.1 hard \"n\"\n        example \"a\"\n}\n",
+            ))
         );
     }
 }
