@@ -30,6 +30,7 @@ pub mod compile;
 pub mod core;
 pub mod diag;
 pub mod input;
+pub mod output;
 pub mod report;
 pub mod runtime;
 pub mod syntax;

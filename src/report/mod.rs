@@ -87,13 +87,9 @@ pub(crate) fn escape_html(s: &str) -> String {
     out
 }
 
-/// One CSV field, quoted when it has to be (RFC 4180).
+/// One CSV field, quoted when it has to be (RFC 4180): [`crate::output::csv::field`].
 pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    crate::output::csv::field(s).into_owned()
 }
 
 /// A plain-text table with aligned columns: text columns left-aligned,
