@@ -30,6 +30,8 @@ pub mod compile;
 pub mod core;
 pub mod diag;
 pub mod input;
+pub mod output;
+pub mod pipeline;
 pub mod report;
 pub mod runtime;
 pub mod syntax;

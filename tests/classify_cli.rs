@@ -414,3 +414,139 @@ fn rules_with_errors_exit_2_with_the_diagnostic() {
         describe(&out)
     );
 }
+
+/// The rules of [`RULES`] at `path`, compiled by the library.
+fn library_classifier(path: &str) -> mxrules::runtime::classify::Classifier {
+    let parsed = mxrules::syntax::load::parse_paths(&[std::path::PathBuf::from(path)])
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let rules = mxrules::check::check(&parsed)
+        .rules
+        .unwrap_or_else(|| panic!("{path} does not check"));
+    mxrules::compile::classifier(rules).unwrap_or_else(|_| panic!("{path} does not compile"))
+}
+
+/// Runs the library pipeline; returns its output, its problems as the
+/// command prints them, and the summary.
+fn run_pipeline(
+    classifier: &mxrules::runtime::classify::Classifier,
+    inputs: Vec<mxrules::pipeline::Input>,
+    options: &mxrules::pipeline::Options,
+) -> (Vec<u8>, String, mxrules::pipeline::Summary) {
+    let mut out = Vec::new();
+    let mut errors = String::new();
+    let mut events = mxrules::pipeline::on_problem(|p| errors.push_str(&format!("error: {p}\n")));
+    let summary = mxrules::pipeline::run(classifier, inputs, options, &mut out, &mut events)
+        .unwrap_or_else(|e| panic!("the pipeline stopped: {e}"));
+    (out, errors, summary)
+}
+
+#[test]
+fn the_library_pipeline_writes_what_the_command_writes() {
+    use mxrules::pipeline::{Input, Options};
+    let dir = Scratch::new("library");
+    let rules = path_str(&dir.write("t.rules", RULES.as_bytes()));
+    let classifier = library_classifier(&rules);
+    for format in ["jsonl", "csv"] {
+        let cli = mxrules(
+            &["classify", "--format", format, "--rules", &rules, "-"],
+            &mixed_input(),
+        );
+        assert_eq!(cli.status.code(), Some(1), "{}", describe(&cli));
+        for threads in [1, 3] {
+            let options = Options {
+                format: match format {
+                    "csv" => mxrules::output::Format::Csv,
+                    _ => mxrules::output::Format::Jsonl,
+                },
+                threads: Some(threads),
+                ..Options::default()
+            };
+            let input = Input::reader("<stdin>", std::io::Cursor::new(mixed_input()));
+            let (out, errors, summary) = run_pipeline(&classifier, vec![input], &options);
+            assert_eq!(text(&out), text(&cli.stdout), "{format}, {threads} threads");
+            assert_eq!(
+                format!("{errors}{}\n", summary.counts),
+                text(&cli.stderr),
+                "{format}, {threads} threads"
+            );
+            assert_eq!(summary.counts.bad, 6);
+            assert_eq!(summary.unreadable, 0);
+        }
+    }
+}
+
+#[test]
+fn the_library_pipeline_reads_on_past_an_input_that_cannot_be_opened() {
+    use mxrules::pipeline::{Input, Options};
+    let dir = Scratch::new("library-missing");
+    let rules = path_str(&dir.write("t.rules", RULES.as_bytes()));
+    let good = dir.write(
+        "good.jsonl",
+        br#"{"mx":"mxs.mail.ru","reply":"550 must be local recipient"}"#,
+    );
+    let missing = dir.path("missing.jsonl");
+    let classifier = library_classifier(&rules);
+    let inputs = vec![
+        Input::Path(missing.clone()),
+        Input::Path(good.clone()),
+        Input::Path(missing.clone()),
+    ];
+    let (out, errors, summary) = run_pipeline(&classifier, inputs, &Options::default());
+    assert_eq!(summary.unreadable, 2);
+    assert_eq!(summary.counts.classified(), 1);
+    assert_eq!(json_lines(&out).len(), 1);
+    let cli = mxrules(
+        &[
+            "classify",
+            "--rules",
+            &rules,
+            &path_str(&missing),
+            &path_str(&good),
+            &path_str(&missing),
+        ],
+        b"",
+    );
+    assert_eq!(cli.status.code(), Some(2), "{}", describe(&cli));
+    assert_eq!(out, cli.stdout);
+    assert_eq!(format!("{errors}{}\n", summary.counts), text(&cli.stderr));
+}
+
+/// A writer that fails with `kind` once it has taken `room` bytes.
+struct Failing {
+    room: usize,
+    kind: std::io::ErrorKind,
+}
+
+impl std::io::Write for Failing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::from(self.kind));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_library_pipeline_stops_when_the_output_cannot_be_written() {
+    use mxrules::pipeline::{Input, Options};
+    let dir = Scratch::new("library-write");
+    let rules = path_str(&dir.write("t.rules", RULES.as_bytes()));
+    let classifier = library_classifier(&rules);
+    let line = concat!(r#"{"reply":"550 5.1.1 no such user"}"#, "\n");
+    for kind in [std::io::ErrorKind::BrokenPipe, std::io::ErrorKind::Other] {
+        let input = Input::reader("big", std::io::Cursor::new(line.repeat(200_000)));
+        let out = Failing { room: 1000, kind };
+        let err =
+            mxrules::pipeline::run(&classifier, vec![input], &Options::default(), out, &mut ())
+                .err()
+                .unwrap_or_else(|| panic!("a failing output must stop the run"));
+        assert!(err.is_write(), "{err}");
+        assert_eq!(err.is_broken_pipe(), kind == std::io::ErrorKind::BrokenPipe);
+    }
+}

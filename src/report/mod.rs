@@ -85,15 +85,6 @@ pub struct ReportRecord {
     pub classification: Classification,
 }
 
-/// One CSV field, quoted when it has to be (RFC 4180).
-pub(crate) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// The word for `n` things: `one` when `n` is 1, else `many`. The plural
 /// helper of the text outputs, for the reports and any other summary line.
 ///

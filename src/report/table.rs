@@ -19,8 +19,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::{ReportRecord, csv_field, plural};
+use super::{ReportRecord, plural};
 use crate::core::status::{Status, Verdict};
+use crate::output::csv::field as csv_field;
 
 /// The group the domains outside the top N are counted under.
 pub const OTHER: &str = "other";
@@ -468,8 +469,8 @@ impl DomainStatusReport {
         for r in &self.rows {
             out.push_str(&format!(
                 "{},{},{},{},{}\n",
-                csv_field(&r.bucket.to_string()),
-                csv_field(self.group_name(r.group)),
+                csv_field(&r.bucket.to_string()).into_owned(),
+                csv_field(self.group_name(r.group)).into_owned(),
                 status_label(r.status),
                 r.verdict,
                 r.count

@@ -51,11 +51,12 @@
 use std::collections::HashMap;
 
 use super::table::status_label;
-use super::{ReportRecord, csv_field, plural};
+use super::{ReportRecord, plural};
 use crate::core::model::{RuleSet, ScopeKey};
 use crate::core::normalize::{Reply, normalize_mx};
 use crate::core::source::Location;
 use crate::core::status::Status;
+use crate::output::csv::field as csv_field;
 
 mod guess;
 mod scope;
@@ -360,12 +361,12 @@ impl ClusterReport {
             let fields = [
                 (i + 1).to_string(),
                 c.count.to_string(),
-                csv_field(&c.scope.to_string()),
+                csv_field(&c.scope.to_string()).into_owned(),
                 c.initial.map_or_else(String::new, |s| s.to_string()),
-                csv_field(&c.template),
-                csv_field(&c.suggestion.regex),
+                csv_field(&c.template).into_owned(),
+                csv_field(&c.suggestion.regex).into_owned(),
                 c.suggestion.status.to_string(),
-                csv_field(c.examples.first().map_or("", |e| e.reply.as_str())),
+                csv_field(c.examples.first().map_or("", |e| e.reply.as_str())).into_owned(),
             ];
             out.push_str(&fields.join(","));
             out.push('\n');
