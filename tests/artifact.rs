@@ -1,12 +1,14 @@
-//! The compiled file: round trip, determinism, and every kind of damage
-//! rejected with a clear error, never a panic.
+//! The compiled file: the golden file (its bytes and its verdicts), round
+//! trip, determinism, and every kind of damage rejected with a clear error,
+//! never a panic.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mxrules::core::bounce::Bounce;
+use mxrules::core::status::Category;
 use mxrules::runtime::artifact::{self, AlignedBytes, FORMAT_VERSION};
-use mxrules::runtime::classify::Classifier;
+use mxrules::runtime::classify::{Classification, Classifier};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,6 +32,11 @@ fn load_err(b: &[u8]) -> artifact::ArtifactError {
         Ok(_) => panic!("damaged file was accepted"),
         Err(e) => e,
     }
+}
+
+/// The classifier of a compiled file's bytes.
+fn loaded(aligned: &AlignedBytes) -> Result<Classifier<&[u32]>, artifact::ArtifactError> {
+    artifact::load(aligned.as_slice()).map(Classifier::from_tables)
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -71,7 +78,7 @@ fn artifact_round_trips_and_classifies_like_the_compiled_rules() {
     let compiled = shipped();
     let b = bytes();
     let aligned = AlignedBytes::new(&b);
-    let loaded = artifact::load(aligned.as_slice()).unwrap();
+    let loaded = loaded(&aligned).unwrap();
     // Equal but for the source spans, which a compiled file does not keep.
     let mut expected = compiled.rules().clone();
     for r in &mut expected.rules {
@@ -175,37 +182,323 @@ fn appended_bytes_are_rejected() {
     assert!(load_err(&b).is_corrupt());
 }
 
+/// `b` with the checksum recomputed, as a forger would.
+fn forged(mut b: Vec<u8>) -> AlignedBytes {
+    let crc = crc32(&b[32..]);
+    b[24..28].copy_from_slice(&crc.to_le_bytes());
+    AlignedBytes::new(&b)
+}
+
+fn toc_len(b: &[u8]) -> usize {
+    u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize
+}
+
 #[test]
 fn damage_behind_a_valid_checksum_is_still_caught() {
     // A file whose checksum was recomputed after damage: the structure checks
-    // (table of contents, DFA validation) must still refuse it.
+    // (table of contents, DFA validation, the tables it makes) must still
+    // refuse it.
     let b = bytes();
-    let toc_len = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
+    let toc_len = toc_len(&b);
     let data_start = (40 + toc_len).div_ceil(8) * 8;
-    let forge = |i: usize| {
+    let flip = |i: usize| {
         let mut d = b.clone();
         d[i] ^= 0xff;
-        let crc = crc32(&d[32..]);
-        d[24..28].copy_from_slice(&crc.to_le_bytes());
-        AlignedBytes::new(&d)
+        forged(d)
     };
-    // Damage to the table of contents (0xff is never valid in its JSON) and
-    // to a DFA's header is refused.
-    for i in [41, 60, 40 + toc_len / 2, data_start + 8] {
-        let e = match artifact::load(forge(i).as_slice()) {
+    // The count of policy entries (its low and its second byte), a file
+    // name in the first entry (no longer UTF-8), a DFA's header.
+    for i in [40, 41, 60, data_start + 8] {
+        let e = match loaded(&flip(i)) {
             Ok(_) => panic!("forged damage at {i} was accepted"),
             Err(e) => e,
         };
         assert!(e.is_corrupt(), "{i}: {e}");
+        assert!(
+            e.to_string().starts_with("compiled file is corrupted: "),
+            "{e}"
+        );
+    }
+    // A table of contents cut short, or one byte longer than written.
+    for len in [toc_len - 1, toc_len + 1] {
+        let mut d = b.clone();
+        d[32..40].copy_from_slice(&(len as u64).to_le_bytes());
+        let e = match loaded(&forged(d)) {
+            Ok(_) => panic!("table of contents of {len} bytes accepted"),
+            Err(e) => e,
+        };
+        assert!(e.is_corrupt(), "{len}: {e}");
     }
     // Damage deep in a DFA's transitions may still validate; it must then
     // classify without panicking.
     for i in [data_start + 100, b.len() - 16] {
-        if let Ok(c) = artifact::load(forge(i).as_slice()) {
+        if let Ok(c) = loaded(&flip(i)) {
             for case in replies() {
                 let _ = c.classify(&case);
             }
         }
+    }
+}
+
+#[test]
+fn every_forged_byte_of_the_table_of_contents_is_refused_or_harmless() {
+    // Each byte of the golden file's table of contents damaged behind a
+    // valid checksum: refused as corrupted, with a message, or (a byte of a
+    // literal, a line number) read as other tables that classify without
+    // panicking. Most are refused.
+    let b = golden_file();
+    let toc = 40..40 + toc_len(&b);
+    let mut refused = 0;
+    for i in toc.clone() {
+        let mut d = b.clone();
+        d[i] ^= 0xff;
+        match loaded(&forged(d)) {
+            Err(e) => {
+                assert!(e.is_corrupt(), "{i}: {e}");
+                assert!(
+                    e.to_string().starts_with("compiled file is corrupted: "),
+                    "{i}: {e}"
+                );
+                refused += 1;
+            }
+            Ok(c) => {
+                for (bounce, _) in golden_cases() {
+                    let _ = c.classify(&bounce);
+                }
+            }
+        }
+    }
+    assert!(
+        refused * 2 > toc.len(),
+        "{refused} of {} refused",
+        toc.len()
+    );
+}
+
+#[test]
+fn a_forged_count_allocates_nothing_before_it_is_refused() {
+    // The first count of the table of contents set to its largest value.
+    let mut b = golden_file();
+    b[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = match loaded(&forged(b)) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e,
+    };
+    assert!(
+        e.to_string()
+            .contains("the policy counts 4294967295 entries, more than the bytes left"),
+        "{e}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The golden file: tests/artifact/golden.mxc is tests/artifact/golden.rules
+// compiled. It must load and classify as recorded below, and compiling the
+// rules today must give it byte for byte: a change to the format, made
+// without a new format version, fails here.
+
+const GOLDEN_RULES: &str = "tests/artifact/golden.rules";
+const GOLDEN_FILE: &str = "tests/artifact/golden.mxc";
+const BLESS: &str = "MXRULES_BLESS_GOLDEN";
+
+/// The checksum (header bytes 24..28) of golden.mxc under each format
+/// version. When the bytes of the compiled file change, bump
+/// `FORMAT_VERSION` (src/runtime/artifact.rs), regenerate golden.mxc with
+/// `MXRULES_BLESS_GOLDEN=1 cargo test --test artifact golden`, and append a
+/// line for the new version; never edit a line.
+const GOLDEN_CHECKSUMS: &[(u32, u32)] = &[(4, 0x2c48_7be4)];
+
+fn golden_file() -> Vec<u8> {
+    std::fs::read(root().join(GOLDEN_FILE)).unwrap()
+}
+
+/// golden.rules compiled now, under the relative name it has in the file.
+fn golden_compiled() -> Classifier {
+    let text = std::fs::read_to_string(root().join(GOLDEN_RULES)).unwrap();
+    let mut parsed = mxrules::syntax::load::Parsed::default();
+    parsed.add_text("golden.rules", &text);
+    let checked = mxrules::check::check(&parsed);
+    let rules = checked.rules.expect("golden.rules checks");
+    mxrules::compile::classifier(rules).unwrap()
+}
+
+/// Replies to the golden rules and what they give: `status verdict rule
+/// category`, or `unmatched status verdict`.
+fn golden_cases() -> Vec<(Bounce, &'static str)> {
+    let net = |reply: &str| Bounce::new(reply).mx("mx.example.net");
+    let org = |reply: &str| Bounce::new(reply).mx("mx1.example.org");
+    vec![
+        // mx ends with ".example.net": a literal rule under `initial 5.0.0`.
+        (
+            net("550 no such user here"),
+            "5.1.1 quarantine golden.rules:17 bad-mailbox",
+        ),
+        (
+            Bounce::new("550 no such user here").mx("evil-example.net"),
+            "unmatched 5.0.0 hard",
+        ),
+        (
+            net("550 5.1.1 no such user here"),
+            "5.1.1 quarantine golden.rules:45 -",
+        ),
+        // Literal pieces, case folded.
+        (
+            Bounce::new("550 sorry, MAILBOX IS FULL").mx("a.b.EXAMPLE.net."),
+            "5.2.2 soft golden.rules:20 quota-issues",
+        ),
+        (net("550 full mailbox"), "unmatched 5.0.0 hard"),
+        // mx is: a DFA behind a literal group, and a case-folded literal
+        // anchored at both ends.
+        (
+            org("554 0badf00d rejected"),
+            "5.7.1 blocked golden.rules:25 spam-related",
+        ),
+        (
+            Bounce::new("554 0badf00d rejected").mx("mx3.example.org"),
+            "unmatched 5.0.0 hard",
+        ),
+        (
+            Bounce::new("550 Unknown User").mx("MX2.example.org"),
+            "5.1.1 quarantine golden.rules:27 -",
+        ),
+        (org("550 invalid recipient here"), "unmatched 5.0.0 hard"),
+        // rcpt domain is: literal pieces of alternatives.
+        (
+            Bounce::new("550 Account Disabled").rcpt("someone@example.info"),
+            "5.2.1 hard golden.rules:32 inactive-mailbox",
+        ),
+        (
+            Bounce::new("550 account suspended")
+                .rcpt("a@EXAMPLE.com")
+                .mx("mx.elsewhere.test"),
+            "5.2.1 hard golden.rules:32 inactive-mailbox",
+        ),
+        (
+            Bounce::new("550 account suspended").rcpt("a@example.org"),
+            "unmatched 5.0.0 hard",
+        ),
+        // global: `reported`, `initial 4.*.*`, a literal, DFAs.
+        (
+            Bounce::new("550 sender blocked").reported_category(Category::SpamRelated),
+            "5.7.1 hard golden.rules:38 spam-related",
+        ),
+        (
+            Bounce::new("550 sender blocked").reported_category(Category::PolicyRelated),
+            "unmatched 5.0.0 hard",
+        ),
+        (Bounce::new("550 sender blocked"), "unmatched 5.0.0 hard"),
+        (
+            Bounce::new("451 please try again later"),
+            "4.7.0 soft golden.rules:42 policy-related",
+        ),
+        (
+            Bounce::new("421 4.7.1 try later").mx("mx.example.net"),
+            "4.7.0 soft golden.rules:42 policy-related",
+        ),
+        (
+            Bounce::new("550 5.1.1 unknown"),
+            "5.1.1 quarantine golden.rules:45 -",
+        ),
+        (
+            Bounce::new("550 user@example.com rejected"),
+            "5.7.1 blocked golden.rules:47 -",
+        ),
+        (Bounce::new("554 123"), "5.0.0 hard golden.rules:49 -"),
+        (Bounce::new("554 1234"), "unmatched 5.0.0 hard"),
+        (
+            Bounce::new("421 service unavailable"),
+            "unmatched 4.0.0 soft",
+        ),
+        (Bounce::new("no reply code at all"), "unmatched - hard"),
+    ]
+}
+
+fn outcome(c: &Classification) -> String {
+    let status = c
+        .status
+        .map_or_else(|| String::from("-"), |s| s.to_string());
+    if c.unmatched {
+        return format!("unmatched {status} {}", c.verdict);
+    }
+    format!(
+        "{status} {} {} {}",
+        c.verdict,
+        c.rule.as_deref().unwrap_or("-"),
+        c.category.map_or("-", |c| c.as_str())
+    )
+}
+
+#[test]
+fn golden_file_loads_and_classifies_as_recorded() {
+    let b = golden_file();
+    let aligned = AlignedBytes::new(&b);
+    let c = loaded(&aligned).unwrap_or_else(|e| {
+        panic!("{GOLDEN_FILE} does not load: {e}; if the format changed, bump FORMAT_VERSION and regenerate it with {BLESS}=1")
+    });
+    let compiled = golden_compiled();
+    for (bounce, expected) in golden_cases() {
+        assert_eq!(outcome(&c.classify(&bounce)), expected, "{bounce:?}");
+        assert_eq!(
+            c.classify(&bounce),
+            compiled.classify(&bounce),
+            "{bounce:?}"
+        );
+    }
+}
+
+#[test]
+fn golden_rules_compile_to_the_golden_file_byte_for_byte() {
+    let bytes = artifact::to_bytes(golden_compiled().tables()).unwrap();
+    let path = root().join(GOLDEN_FILE);
+    if std::env::var_os(BLESS).is_some() {
+        let tmp = path.with_extension("mxc.tmp");
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        eprintln!(
+            "wrote {GOLDEN_FILE}: version {FORMAT_VERSION}, checksum {:#010x}",
+            u32::from_le_bytes(bytes[24..28].try_into().unwrap())
+        );
+        return;
+    }
+    let golden = golden_file();
+    assert!(
+        golden == bytes,
+        "compiling {GOLDEN_RULES} no longer gives {GOLDEN_FILE} ({} bytes now, {} recorded): \
+         the compiled file's format changed. Bump FORMAT_VERSION in src/runtime/artifact.rs, \
+         regenerate the file with `{BLESS}=1 cargo test --test artifact golden`, and record its \
+         checksum in GOLDEN_CHECKSUMS (tests/artifact.rs)",
+        bytes.len(),
+        golden.len()
+    );
+}
+
+#[test]
+fn golden_file_is_the_one_recorded_for_its_version() {
+    let b = golden_file();
+    let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
+    let checksum = u32::from_le_bytes(b[24..28].try_into().unwrap());
+    assert_eq!(
+        version, FORMAT_VERSION,
+        "{GOLDEN_FILE} has format version {version}, this build writes {FORMAT_VERSION}: \
+         regenerate it with `{BLESS}=1 cargo test --test artifact golden`"
+    );
+    assert!(
+        GOLDEN_CHECKSUMS.windows(2).all(|w| w[0].0 < w[1].0),
+        "GOLDEN_CHECKSUMS: one line per version, in order"
+    );
+    match GOLDEN_CHECKSUMS.last() {
+        Some(&(last, recorded)) if last == version => assert_eq!(
+            checksum, recorded,
+            "{GOLDEN_FILE} (checksum {checksum:#010x}) is not the file recorded for format \
+             version {version} ({recorded:#010x}): a change to the bytes of the compiled file \
+             needs a new FORMAT_VERSION (src/runtime/artifact.rs); bump it, regenerate the file \
+             with `{BLESS}=1 cargo test --test artifact golden`, and append a line for the new \
+             version to GOLDEN_CHECKSUMS"
+        ),
+        _ => panic!(
+            "no checksum of {GOLDEN_FILE} is recorded for format version {version}: append \
+             ({version}, {checksum:#010x}) to GOLDEN_CHECKSUMS (tests/artifact.rs)"
+        ),
     }
 }
 

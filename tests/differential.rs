@@ -1225,6 +1225,7 @@ fn loaded_artifacts_agree() {
             .unwrap_or_else(|e| panic!("{what}: cannot write the compiled file: {e}"));
         let aligned = mxrules::runtime::artifact::AlignedBytes::new(&bytes);
         let loaded = mxrules::runtime::artifact::load(aligned.as_slice())
+            .map(mxrules::runtime::classify::Classifier::from_tables)
             .unwrap_or_else(|e| panic!("{what}: cannot load the compiled file: {e}"));
         let mut pair = Pair::with(loaded, rules);
         check_examples(&mut pair);

@@ -71,7 +71,10 @@ pub fn run(args: Args, color: Color) -> Exit {
     match &loaded {
         Loaded::Compiled(c) => run_with(&args, c.as_ref(), c.rules()),
         Loaded::Artifact(bytes) => match mxrules::runtime::artifact::load(bytes.as_slice()) {
-            Ok(c) => run_with(&args, &c, c.rules()),
+            Ok(tables) => {
+                let c = mxrules::runtime::classify::Classifier::from_tables(tables);
+                run_with(&args, &c, c.rules())
+            }
             Err(e) => fail(e),
         },
     }

@@ -45,7 +45,7 @@ impl Loaded {
         match self {
             Loaded::Compiled(c) => Ok(f(c.as_ref())),
             Loaded::Artifact(bytes) => match artifact::load(bytes.as_slice()) {
-                Ok(c) => Ok(f(&c)),
+                Ok(tables) => Ok(f(&Classifier::from_tables(tables))),
                 Err(e) => Err(fail(e)),
             },
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use mxrules::core::source::display_name;
 use mxrules::runtime::artifact;
-use mxrules::runtime::classify::Classification;
+use mxrules::runtime::classify::{Classification, Classifier};
 use mxrules::verify::corpus::Case;
 use mxrules::verify::{
     self, CaseChange, CorpusError, CorpusFile, Coverage, Engine, Field, FieldChange, Outcome,
@@ -55,7 +55,7 @@ pub(super) fn with_engine<R>(
     match loaded {
         Loaded::Compiled(c) => Ok(f(c.as_ref())),
         Loaded::Artifact(bytes) => match artifact::load(bytes.as_slice()) {
-            Ok(c) => Ok(f(&c)),
+            Ok(tables) => Ok(f(&Classifier::from_tables(tables))),
             Err(e) => Err(fail(format!("cannot load `{name}`: {e}"))),
         },
     }

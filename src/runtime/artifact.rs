@@ -1,60 +1,136 @@
-//! The compiled file: versioned, checksummed, deterministic, verified on load.
+//! The compiled file (`.mxc`): versioned, checksummed, deterministic,
+//! verified on load.
 //!
-//! Layout (all integers little-endian):
-//!
-//! | bytes | what |
-//! |-------|------|
-//! | 0..8 | magic `MXRULES\0` |
-//! | 8..12 | format version ([`FORMAT_VERSION`]) |
-//! | 12..16 | endianness mark `0x0A0B0C0D` |
-//! | 16..24 | total length of the file |
-//! | 24..28 | CRC-32 of every byte from 32 to the end |
-//! | 28..32 | zero |
-//! | 32..40 | length of the table of contents |
-//! | 40.. | table of contents: JSON with the rule table (status, verdict, category, note, file and line of every rule), the policy, the scope selector and, for every scope, its DFAs' offsets and lengths |
-//! | … | the DFAs, each regex-automata's own serialization, 8-byte aligned |
-//!
-//! The same rules always give the same bytes. [`load`] checks the magic,
-//! version, endianness, length and checksum, then deserializes each DFA in
-//! place (`DFA::from_bytes`, which validates it): nothing is compiled and the
-//! DFA tables are not copied. A damaged or foreign file is an error, never
-//! undefined behaviour.
+//! [`to_bytes`] and [`write()`] turn [`Tables`] into the file; [`load`] reads
+//! them back, the DFAs in place, without the compiler. The same tables always
+//! give the same bytes: nothing depends on hash order, time or the machine
+//! (only on its byte order, which the file records). A damaged or foreign
+//! file is an error that says what is wrong, never a panic or undefined
+//! behaviour.
 //!
 //! ```
+//! use mxrules::runtime::artifact::{self, AlignedBytes};
+//! use mxrules::runtime::classify::Classifier;
 //! use mxrules::syntax::load::Parsed;
+//!
 //! let mut parsed = Parsed::default();
 //! parsed.add_text("a.rules", r#"global { /^550 5\.1\.1 / -> 5.1.1 quarantine }"#);
 //! let rules = mxrules::check::check(&parsed).rules.unwrap();
 //! let (tables, _) = mxrules::compile::compile(rules, &Default::default()).unwrap();
-//! let bytes = mxrules::runtime::artifact::to_bytes(&tables).unwrap();
+//! let bytes = artifact::to_bytes(&tables).unwrap();
 //!
-//! let aligned = mxrules::runtime::artifact::AlignedBytes::new(&bytes);
-//! let classifier = mxrules::runtime::artifact::load(aligned.as_slice()).unwrap();
+//! let aligned = AlignedBytes::new(&bytes);
+//! let classifier = Classifier::from_tables(artifact::load(aligned.as_slice()).unwrap());
 //! let v = classifier.classify(&mxrules::core::bounce::Bounce::new("550 5.1.1 no such user"));
 //! assert_eq!(v.verdict.as_str(), "quarantine");
 //! ```
+//!
+//! # Layout
+//!
+//! Format version 4 ([`FORMAT_VERSION`]). Every integer is little-endian.
+//! The file is a header, the table of contents, and the data area:
+//!
+//! | bytes | what |
+//! |-------|------|
+//! | 0..8 | magic `MXRULES\0` ([`MAGIC`]) |
+//! | 8..12 | `u32` format version |
+//! | 12..16 | `u32` endianness mark `0x0A0B0C0D` (reads as `0x0D0C0B0A` on a machine of the other byte order) |
+//! | 16..24 | `u64` length of the whole file |
+//! | 24..28 | `u32` CRC-32 (IEEE, as zlib's `crc32`) of every byte from 32 to the end |
+//! | 28..32 | zero |
+//! | 32..40 | `u64` length of the table of contents, `T` |
+//! | 40..40+T | the table of contents |
+//! | then | zero bytes up to the next multiple of 8: the data area starts there, 8-byte aligned |
+//! | data area | the DFAs, each at the offset the table of contents gives (from the start of the data area), each followed by zero bytes up to a multiple of 8 |
+//!
+//! A DFA is regex-automata's own serialization of a dense DFA
+//! (`dense::DFA::to_bytes_little_endian`, read by `dense::DFA::from_bytes`,
+//! which validates it), one pattern per DFA, without the leading padding.
+//! A file read into an 8-byte aligned buffer ([`AlignedBytes`]) has every
+//! DFA 8-byte aligned in memory (regex-automata needs 4), so each is read
+//! where it lies, without being copied.
+//!
+//! ## The table of contents
+//!
+//! The table of contents is a sequence of fields with no padding and no
+//! tags; the grammar below gives their order. Its types:
+//!
+//! - `u8`, `u16`, `u32`, `u64`: little-endian integers; `bool`: a `u8`, 0 or 1.
+//! - `bytes`: a `u32` length, then that many bytes; `str`: `bytes` that are UTF-8.
+//! - `list<X>`: a `u32` count, then that many `X`; `opt<X>`: a `u8`, 0 (none)
+//!   or 1 followed by an `X`.
+//! - `status`: `u8` class, `u16` subject, `u16` detail (`5.1.1`).
+//! - `pattern`: the same, with class 0 and subject or detail `0xFFFF` for `*`
+//!   (`5.1.*`, `*.*.*`).
+//! - `verdict`: a `u8`: 0 quarantine, 1 blocked, 2 hard, 3 soft.
+//! - `category`: a `u8`: 0 bad-mailbox, 1 inactive-mailbox, 2 bad-domain,
+//!   3 quota-issues, 4 policy-related, 5 spam-related, 6 content-related,
+//!   7 virus-related, 8 routing-errors, 9 relaying-issues, 10 protocol-errors,
+//!   11 bad-connection, 12 no-answer-from-host, 13 message-expired,
+//!   14 invalid-sender, 15 bad-configuration, 16 other.
+//! - `location`: `str` file name (as given to the compiler), `u32` line, `u32` column.
+//!
+//! ```text
+//! toc        = policy scopes rules compiled selector literals
+//! policy     = list<pattern verdict opt<location>>          most specific first
+//! scopes     = list<scope>
+//! scope      = list<key> list<u32 rule> location             its keys, its rules in source order
+//! key        = u8 0 str host | u8 1 str suffix | u8 2 str domain | u8 3
+//!                                                            mx is, mx ends with (no leading dot),
+//!                                                            rcpt domain is, global
+//! rules      = list<rule>                                    a rule's number is its place
+//! rule       = u32 scope  str regex  bool case_insensitive
+//!              list<pattern> initial  list<category> reported
+//!              status  opt<verdict>  opt<category>  opt<str> note
+//!              list<str> examples  location
+//! compiled   = list<str name  list<member>>                  one per scope, in the order of scopes
+//! member     = u32 rule  check                               a scope's rules, in source order
+//! check      = u8 0  bool start  bool end                    found by its literals alone
+//!            | u8 1  u8 groups  u64 offset  u64 length       its DFA, in the data area
+//!            | u8 2  u8 groups  bool start  bool end
+//!                    list<bytes text  bytes mask  u8 gap>    literal pieces (mask byte 0x20: either case)
+//! selector   = names exact  names suffix  names rcpt  opt<u32 scope> global
+//! names      = list<str name  u32 scope>                     sorted by name, each name once
+//! literals   = list<bytes key  list<hit>>                    the prefilter's keys, lowercase
+//! hit        = u8 0  u32 scope  u32 member  u32 offset  bytes text  bytes fold
+//!                                                            a literal rule's text, the key `offset` into it,
+//!                                                            fold: 1 per byte matched in either case, else 0
+//!            | u8 1  u32 scope  u32 member  u8 group         a key of literal group `group` of a rule
+//! ```
+//!
+//! `scope` numbers index `scopes`, `rule` numbers index `rules`, and a
+//! hit's `member` indexes the members of its compiled scope; a literal's
+//! hits are sorted by scope. `groups` is at most 8. The table of contents
+//! must end exactly at its recorded length.
+//!
+//! ## On load
+//!
+//! [`load`] checks, in order: the magic, the version (a newer or older
+//! file is refused, with what to do), the endianness mark, the length, the
+//! reserved bytes and the checksum; then it reads the table of contents,
+//! checking every count against the bytes left, every number against what
+//! it indexes, every code, every DFA (`from_bytes`), and builds the
+//! prefilter, which checks every hit against the rule it is about.
 
 use std::fmt;
 use std::path::Path;
 
-use regex_automata::dfa::{Automaton, dense};
-use serde::{Deserialize, Serialize};
-
-use crate::core::model::RuleSet;
-use crate::runtime::classify::Classifier;
-use crate::runtime::tables::{
-    Check, CompiledScope, Hit, Pieces, Prefilter, ScopeRule, Selector, Tables,
-};
+use crate::runtime::tables::Tables;
+use crate::runtime::toc::{self, Encoded, TocError, pad8};
 
 /// The first bytes of every compiled file.
 pub const MAGIC: &[u8; 8] = b"MXRULES\0";
-/// The version of the layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+/// The version of the layout this build writes and reads. Any change to
+/// what is written bumps it.
+pub const FORMAT_VERSION: u32 = 4;
 const ENDIAN_MARK: u32 = 0x0A0B_0C0D;
 const HEADER_LEN: usize = 40;
+/// The checksum covers the file from here to its end.
+const CHECKED_FROM: usize = 32;
 
-/// Why a compiled file was refused.
+/// Why a compiled file was refused, or could not be written.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ArtifactError {
     kind: ErrorKind,
 }
@@ -69,16 +145,12 @@ enum ErrorKind {
     Endianness,
     Checksum { expected: u32, found: u32 },
     Corrupt(String),
+    Toc(TocError),
 }
 
 impl ArtifactError {
     fn new(kind: ErrorKind) -> ArtifactError {
         ArtifactError { kind }
-    }
-
-    /// The file could not be read or written.
-    pub fn is_io(&self) -> bool {
-        matches!(self.kind, ErrorKind::Io(_))
     }
 
     /// The file is not a compiled rules file at all.
@@ -99,12 +171,24 @@ impl ArtifactError {
         )
     }
 
-    /// The file's bytes do not match its checksum, or a part of it is invalid.
+    /// The file's bytes do not match its checksum, or a part of it is
+    /// invalid: its header, its table of contents, a DFA or the tables they
+    /// make (a [`TableError`](crate::runtime::tables::TableError), the
+    /// error's source).
     pub fn is_corrupt(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::Checksum { .. } | ErrorKind::Corrupt(_) | ErrorKind::Endianness
+            ErrorKind::Checksum { .. }
+                | ErrorKind::Corrupt(_)
+                | ErrorKind::Endianness
+                | ErrorKind::Toc(TocError::Damaged { .. } | TocError::Table(_))
         )
+    }
+
+    /// The tables are too big for the format (a count or a length over
+    /// `u32::MAX`): no file was written.
+    pub fn is_too_big(&self) -> bool {
+        matches!(self.kind, ErrorKind::Toc(TocError::TooBig(_)))
     }
 }
 
@@ -133,138 +217,52 @@ impl fmt::Display for ArtifactError {
                 "compiled file is corrupted: checksum {found:08x} does not match the recorded {expected:08x}; compile it again"
             ),
             ErrorKind::Corrupt(what) => write!(f, "compiled file is corrupted: {what}; compile it again"),
+            ErrorKind::Toc(e @ TocError::TooBig(_)) => write!(f, "cannot write the compiled file: {e}"),
+            ErrorKind::Toc(e) => write!(f, "compiled file is corrupted: {e}; compile it again"),
         }
     }
 }
 
-impl std::error::Error for ArtifactError {}
-
-/// Where a DFA lies in the file.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct RuleEntry {
-    rule: usize,
-    check: CheckEntry,
+impl std::error::Error for ArtifactError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io(e) => Some(e),
+            ErrorKind::Toc(TocError::Table(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
-/// How a rule is found: by its literals alone, by its DFA at `offset`, or
-/// by its pieces.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-enum CheckEntry {
-    Literal { start: bool, end: bool },
-    Dfa { offset: u64, len: u64, groups: u8 },
-    Pieces { pieces: Pieces, groups: u8 },
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct ScopeEntry {
-    name: String,
-    rules: Vec<RuleEntry>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct SelectorEntry {
-    exact: Vec<(String, usize)>,
-    suffix: Vec<(String, usize)>,
-    rcpt: Vec<(String, usize)>,
-    global: Option<usize>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Contents {
-    rules: RuleSet,
-    selector: SelectorEntry,
-    scopes: Vec<ScopeEntry>,
-    /// The literals of every rule, lowercase, and what finding each says.
-    literals: Vec<(Vec<u8>, Vec<Hit>)>,
-}
-
-fn pad8(n: usize) -> usize {
-    (8 - n % 8) % 8
-}
-
-/// The bytes of the compiled file for `tables`.
+/// The bytes of the compiled file for `tables`: the same tables always give
+/// the same bytes.
 pub fn to_bytes<T: AsRef<[u32]>>(tables: &Tables<T>) -> Result<Vec<u8>, ArtifactError> {
-    // Serialize the DFAs first to learn their sizes.
-    let mut blobs: Vec<Vec<Vec<u8>>> = Vec::new();
-    for scope in &tables.scopes {
-        let mut v = Vec::new();
-        for r in &scope.rules {
-            if let Check::Dfa { dfa, .. } = &r.check {
-                let (bytes, pad) = dfa.to_bytes_little_endian();
-                v.push(bytes[pad..].to_vec());
-            }
-        }
-
-        blobs.push(v);
-    }
-    // The table of contents refers to offsets after itself, so lay out the
-    // DFAs relative to the start of the data area and fix it up below.
-    let mut scopes = Vec::new();
-    let mut rel = 0u64;
-    for (scope, b) in tables.scopes.iter().zip(&blobs) {
-        let mut entries = Vec::new();
-        let mut blobs = b.iter();
-        for r in &scope.rules {
-            let check = match &r.check {
-                Check::Literal { start, end } => CheckEntry::Literal {
-                    start: *start,
-                    end: *end,
-                },
-                Check::Dfa { groups, .. } => {
-                    let len = blobs.next().map_or(0, Vec::len);
-                    let entry = CheckEntry::Dfa {
-                        offset: rel,
-                        len: len as u64,
-                        groups: *groups,
-                    };
-                    rel += (len + pad8(len)) as u64;
-                    entry
-                }
-                Check::Pieces { pieces, groups } => CheckEntry::Pieces {
-                    pieces: (**pieces).clone(),
-                    groups: *groups,
-                },
-            };
-            entries.push(RuleEntry {
-                rule: r.rule,
-                check,
-            });
-        }
-        scopes.push(ScopeEntry {
-            name: scope.name.clone(),
-            rules: entries,
-        });
-    }
-    let contents = Contents {
-        rules: tables.rules.clone(),
-        selector: SelectorEntry {
-            exact: tables.selector.exact.sorted(),
-            suffix: tables.selector.suffix.sorted(),
-            rcpt: tables.selector.rcpt.sorted(),
-            global: tables.selector.global,
-        },
-        scopes,
-        literals: tables.prefilter.literals.clone(),
-    };
-    let toc = serde_json::to_vec(&contents)
-        .map_err(|e| ArtifactError::new(ErrorKind::Corrupt(e.to_string())))?;
+    let Encoded {
+        toc,
+        dfas,
+        data_len,
+    } = toc::encode(tables).map_err(|e| ArtifactError::new(ErrorKind::Toc(e)))?;
     let data_start = HEADER_LEN + toc.len() + pad8(HEADER_LEN + toc.len());
-    let total = data_start + rel as usize;
+    let total = usize::try_from(data_len)
+        .ok()
+        .and_then(|n| n.checked_add(data_start))
+        .ok_or_else(|| ArtifactError::new(ErrorKind::Toc(TocError::TooBig("the file"))))?;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&ENDIAN_MARK.to_le_bytes());
     out.extend_from_slice(&(total as u64).to_le_bytes());
-    out.extend_from_slice(&[0u8; 8]); // checksum, filled in below
+    out.extend_from_slice(&[0u8; 8]); // checksum and reserved, filled in below
     out.extend_from_slice(&(toc.len() as u64).to_le_bytes());
     out.extend_from_slice(&toc);
     out.resize(data_start, 0);
-    for b in blobs.iter().flatten() {
-        out.extend_from_slice(b);
-        out.resize(out.len() + pad8(b.len()), 0);
+    for dfa in &dfas {
+        out.extend_from_slice(dfa);
+        out.resize(out.len() + pad8(dfa.len()), 0);
     }
-    let crc = crc32fast::hash(&out[32..]);
-    out[24..28].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32fast::hash(out.get(CHECKED_FROM..).unwrap_or_default());
+    if let Some(slot) = out.get_mut(24..28) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
     Ok(out)
 }
 
@@ -305,9 +303,17 @@ impl AlignedBytes {
         buf.resize(start, 0);
         f.read_to_end(&mut buf)
             .map_err(|e| ArtifactError::new(ErrorKind::Io(e)))?;
-        Ok(AlignedBytes { buf, start })
+        let read = AlignedBytes { buf, start };
+        // Should reading have moved the buffer, it is copied to an
+        // aligned one.
+        if (read.as_slice().as_ptr() as usize).is_multiple_of(8) {
+            Ok(read)
+        } else {
+            Ok(AlignedBytes::new(read.as_slice()))
+        }
     }
 
+    /// The bytes, starting 8-byte aligned.
     pub fn as_slice(&self) -> &[u8] {
         self.buf.get(self.start..).unwrap_or(&[])
     }
@@ -338,95 +344,14 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// The DFA stored at `offset` (from the data area) for `len` bytes, read
-/// in place and validated.
-fn read_dfa<'a>(
-    bytes: &'a [u8],
-    data_start: usize,
-    offset: u64,
-    len: u64,
-    scope: &str,
-) -> Result<dense::DFA<&'a [u32]>, ArtifactError> {
-    let start = usize::try_from(offset)
-        .ok()
-        .and_then(|o| o.checked_add(data_start))
-        .ok_or_else(|| corrupt("DFA offset out of range"))?;
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| start.checked_add(l))
-        .ok_or_else(|| corrupt("DFA length out of range"))?;
-    let blob = bytes
-        .get(start..end)
-        .ok_or_else(|| corrupt("DFA runs past the end of the file"))?;
-    dense::DFA::from_bytes(blob)
-        .map(|(dfa, _)| dfa)
-        .map_err(|err| corrupt(format!("DFA of scope `{scope}`: {err}")))
-}
-
-fn read_rules<'a>(
-    bytes: &'a [u8],
-    data_start: usize,
-    entries: &[RuleEntry],
-    scope: &str,
-    nrules: usize,
-) -> Result<Vec<ScopeRule<&'a [u32]>>, ArtifactError> {
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        if e.rule >= nrules {
-            return Err(corrupt("a scope refers to a rule that does not exist"));
-        }
-        let (offset, len, groups) = match e.check {
-            CheckEntry::Literal { start, end } => {
-                out.push(ScopeRule {
-                    rule: e.rule,
-                    check: Check::Literal { start, end },
-                });
-                continue;
-            }
-            CheckEntry::Dfa {
-                offset,
-                len,
-                groups,
-            } => (offset, len, groups),
-            CheckEntry::Pieces { ref pieces, groups } => {
-                pieces
-                    .validate()
-                    .map_err(|e| corrupt(format!("a rule's pieces: {e}")))?;
-                if usize::from(groups) > 8 {
-                    return Err(corrupt("a rule has more literal groups than a byte holds"));
-                }
-                out.push(ScopeRule {
-                    rule: e.rule,
-                    check: Check::Pieces {
-                        pieces: Box::new(pieces.clone()),
-                        groups,
-                    },
-                });
-                continue;
-            }
-        };
-        if usize::from(groups) > 8 {
-            return Err(corrupt("a rule has more literal groups than a byte holds"));
-        }
-        let dfa = read_dfa(bytes, data_start, offset, len, scope)?;
-        if Automaton::pattern_len(&dfa) != 1 {
-            return Err(corrupt("a rule's DFA does not hold exactly one pattern"));
-        }
-        out.push(ScopeRule {
-            rule: e.rule,
-            check: Check::Dfa {
-                dfa: Box::new(dfa),
-                groups,
-            },
-        });
-    }
-    Ok(out)
-}
-
-/// Verifies a compiled file and builds a classifier that reads its DFAs in
-/// place. `bytes` must start 8-byte aligned (use [`AlignedBytes`]).
-pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
-    if bytes.len() < 8 || !bytes.starts_with(MAGIC) {
+/// Verifies a compiled file and reads its tables, the DFAs in place:
+/// nothing is compiled and no DFA is copied. `bytes` must start 8-byte
+/// aligned (use [`AlignedBytes`]). [`Classifier::from_tables`] makes a
+/// classifier of them.
+///
+/// [`Classifier::from_tables`]: crate::runtime::classify::Classifier::from_tables
+pub fn load(bytes: &[u8]) -> Result<Tables<&[u32]>, ArtifactError> {
+    if bytes.len() < MAGIC.len() || !bytes.starts_with(MAGIC) {
         return Err(ArtifactError::new(ErrorKind::NotAnArtifact));
     }
     if bytes.len() < HEADER_LEN {
@@ -462,60 +387,18 @@ pub fn load(bytes: &[u8]) -> Result<Classifier<&[u32]>, ArtifactError> {
         return Err(corrupt("reserved header bytes are not zero"));
     }
     let expected = u32_at(bytes, 24);
-    let found = crc32fast::hash(&bytes[32..]);
+    let found = crc32fast::hash(bytes.get(CHECKED_FROM..).unwrap_or_default());
     if expected != found {
         return Err(ArtifactError::new(ErrorKind::Checksum { expected, found }));
     }
     let toc_len =
         usize::try_from(u64_at(bytes, 32)).map_err(|_| corrupt("table of contents too long"))?;
+    let toc_end = HEADER_LEN
+        .checked_add(toc_len)
+        .ok_or_else(|| corrupt("table of contents too long"))?;
     let toc = bytes
-        .get(HEADER_LEN..HEADER_LEN.saturating_add(toc_len))
+        .get(HEADER_LEN..toc_end)
         .ok_or_else(|| corrupt("table of contents runs past the end"))?;
-    let contents: Contents =
-        serde_json::from_slice(toc).map_err(|e| corrupt(format!("table of contents: {e}")))?;
-    let data_start = HEADER_LEN + toc_len + pad8(HEADER_LEN + toc_len);
-    let nrules = contents.rules.rules.len();
-    let nscopes = contents.rules.scopes.len();
-    if contents.scopes.len() != nscopes {
-        return Err(corrupt("scope count does not match the rule table"));
-    }
-    let mut scopes = Vec::with_capacity(contents.scopes.len());
-    for s in &contents.scopes {
-        let members = read_rules(bytes, data_start, &s.rules, &s.name, nrules)?;
-        scopes.push(CompiledScope::new(s.name.clone(), members));
-    }
-    let prefilter = Prefilter::new(contents.literals, &scopes, &contents.rules).map_err(corrupt)?;
-    let in_range = |v: &[(String, usize)]| v.iter().all(|(_, i)| *i < nscopes);
-    let sel = &contents.selector;
-    if !in_range(&sel.exact)
-        || !in_range(&sel.suffix)
-        || !in_range(&sel.rcpt)
-        || sel.global.is_some_and(|g| g >= nscopes)
-    {
-        return Err(corrupt(
-            "the scope selector refers to a scope that does not exist",
-        ));
-    }
-    if contents.rules.rules.iter().any(|r| r.scope >= nscopes)
-        || contents
-            .rules
-            .rules
-            .iter()
-            .enumerate()
-            .any(|(i, r)| r.id != i)
-    {
-        return Err(corrupt("the rule table is inconsistent"));
-    }
-    let selector = Selector {
-        exact: sel.exact.iter().cloned().collect(),
-        suffix: sel.suffix.iter().cloned().collect(),
-        rcpt: sel.rcpt.iter().cloned().collect(),
-        global: sel.global,
-    };
-    Ok(Classifier::from_tables(Tables {
-        rules: contents.rules,
-        scopes,
-        selector,
-        prefilter,
-    }))
+    let data = bytes.get(toc_end + pad8(toc_end)..).unwrap_or_default();
+    toc::decode(toc, data).map_err(|e| ArtifactError::new(ErrorKind::Toc(e)))
 }

@@ -55,8 +55,12 @@ pub struct Classification {
     /// The status after rewriting: the rule's, or the initial status when
     /// no rule matched (none when the reply carries no code at all).
     pub status: Option<Status>,
+    /// The status the bounce arrived with (its enhanced code, else
+    /// `<class>.0.0` from the reply code).
     pub initial_status: Option<Status>,
+    /// The deciding rule's verdict, or the policy's for the initial status.
     pub verdict: Verdict,
+    /// The deciding rule's category.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<Category>,
     /// The deciding rule as `file:line` (shared, not formatted per bounce).
@@ -65,6 +69,7 @@ pub struct Classification {
     /// The scope of the deciding rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Arc<str>>,
+    /// No rule matched: the policy decided.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unmatched: bool,
 }
@@ -72,13 +77,18 @@ pub struct Classification {
 /// A bounce normalized for matching.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Normalized {
+    /// The reply as one line, and its codes.
     pub reply: Reply,
+    /// The MX host, lowercase, without a trailing dot.
     pub mx: Option<String>,
+    /// The recipient's domain, lowercase.
     pub rcpt_domain: Option<String>,
+    /// The category the MTA reported.
     pub reported_category: Option<Category>,
 }
 
 impl Normalized {
+    /// Normalizes a bounce.
     pub fn new(b: &Bounce) -> Normalized {
         Normalized {
             reply: Reply::new(&b.reply, b.status),
@@ -95,9 +105,13 @@ impl Normalized {
 /// [`Classifier::classify`] gives for the same bounce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassificationRef<'a> {
+    /// [`Classification::status`].
     pub status: Option<Status>,
+    /// [`Classification::initial_status`].
     pub initial_status: Option<Status>,
+    /// [`Classification::verdict`].
     pub verdict: Verdict,
+    /// [`Classification::category`].
     pub category: Option<Category>,
     /// The deciding rule as `file:line`.
     pub rule: Option<&'a str>,
@@ -106,6 +120,7 @@ pub struct ClassificationRef<'a> {
     /// The deciding rule's index in [`Classifier::rules`] (`rules.rules`),
     /// for callers that keep something per rule.
     pub rule_index: Option<usize>,
+    /// [`Classification::unmatched`].
     pub unmatched: bool,
 }
 
@@ -130,8 +145,11 @@ pub struct NormalizedRef<'a> {
     pub text: &'a str,
     /// [`Reply::initial`].
     pub initial: Option<Status>,
+    /// [`Normalized::mx`].
     pub mx: Option<&'a str>,
+    /// [`Normalized::rcpt_domain`].
     pub rcpt_domain: Option<&'a str>,
+    /// [`Normalized::reported_category`].
     pub reported_category: Option<Category>,
 }
 
@@ -171,6 +189,7 @@ pub struct Normalizer {
 }
 
 impl Normalizer {
+    /// Empty buffers.
     pub fn new() -> Normalizer {
         Normalizer::default()
     }
@@ -194,6 +213,7 @@ impl Normalizer {
 /// One scope tried by [`Classifier::explain`].
 #[derive(Clone, Debug, Serialize)]
 pub struct ScopeTrace {
+    /// The scope's header: `mx ends with ".mail.ru"`.
     pub scope: String,
     /// How it was selected: `exact host`, `host suffix`, `recipient domain`, `global`.
     pub reason: &'static str,
@@ -205,26 +225,40 @@ pub struct ScopeTrace {
 /// A rule, for explanations.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleRef {
+    /// Where the rule is: `file:line`.
     pub rule: String,
+    /// The regex as written, between slashes, with its flags.
     pub regex: String,
+    /// The status it rewrites to.
     pub status: Status,
+    /// Its verdict: its own, or the policy's for its status.
     pub verdict: Verdict,
 }
 
 /// The full story of one classification.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
+    /// The reply as the rules see it.
     pub normalized_reply: String,
+    /// The reply code (`550`).
     pub reply_code: Option<u16>,
+    /// The enhanced status code in the reply (`5.1.1`).
     pub enhanced_status: Option<Status>,
+    /// The status the rules' `initial` conditions look at.
     pub initial_status: Option<Status>,
+    /// The MX host, normalized.
     pub mx: Option<String>,
+    /// The recipient's domain, normalized.
     pub rcpt_domain: Option<String>,
+    /// The scopes tried, in order.
     pub scopes: Vec<ScopeTrace>,
+    /// The classification.
     pub result: Classification,
 }
 
-/// Compiled rules, ready to classify.
+/// Compiled rules, ready to classify: tables from [`crate::compile`] or from
+/// a compiled file ([`crate::runtime::artifact::load`]), wrapped by
+/// [`Classifier::from_tables`].
 /// `T` is the DFA storage: `Vec<u32>` for rules compiled in this process,
 /// `&[u32]` for rules read from a compiled file (see [`crate::runtime::artifact`]).
 #[derive(Clone, Debug)]
@@ -298,10 +332,12 @@ impl<T: AsRef<[u32]>> Classifier<T> {
         }
     }
 
+    /// The tables it classifies with.
     pub fn tables(&self) -> &Tables<T> {
         &self.tables
     }
 
+    /// The rule set of its tables.
     pub fn rules(&self) -> &RuleSet {
         &self.tables.rules
     }

@@ -20,6 +20,11 @@
 //!
 //! The [`Selector`] maps a bounce to the scopes to try: exact host, host
 //! suffixes longest first, recipient domain, global.
+//!
+//! [`Tables`] are made by the compiler or read from a compiled file
+//! ([`crate::runtime::artifact::load`]); either way their pieces and their
+//! prefilter are checked as they are built, and tables that do not fit
+//! together are a [`TableError`].
 
 use rustc_hash::FxHashMap;
 use std::ops::ControlFlow;
@@ -28,10 +33,88 @@ use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton as _, StateID};
 use regex_automata::Input;
 use regex_automata::dfa::{Automaton, dense};
-use serde::{Deserialize, Serialize};
 
 use crate::core::model::RuleId;
 use crate::core::status::{Category, Status};
+
+/// Why tables were refused: literal pieces that cannot be searched for, or
+/// a prefilter whose hits do not fit the scopes' rules. Compiled tables
+/// never give one; a damaged compiled file does (see
+/// [`crate::runtime::artifact`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TableError {
+    kind: TableErrorKind,
+}
+
+#[derive(Clone, Debug)]
+enum TableErrorKind {
+    TooFewPieces,
+    MalformedPiece,
+    UnsortedHits { literal: Vec<u8> },
+    HitOfOtherKind { scope: u32, rule: u32 },
+    PrefilterTooBig,
+    Automaton(aho_corasick::BuildError),
+}
+
+impl TableError {
+    fn new(kind: TableErrorKind) -> TableError {
+        TableError { kind }
+    }
+
+    /// The table refused: `pieces` (a rule's [`Pieces`]) or `prefilter`
+    /// (the [`Prefilter`]).
+    pub fn table(&self) -> &'static str {
+        if self.is_pieces() {
+            "pieces"
+        } else {
+            "prefilter"
+        }
+    }
+
+    /// A rule's literal pieces cannot be searched for.
+    pub fn is_pieces(&self) -> bool {
+        matches!(
+            self.kind,
+            TableErrorKind::TooFewPieces | TableErrorKind::MalformedPiece
+        )
+    }
+
+    /// The prefilter's literals or hits do not fit the scopes' rules, or
+    /// its automaton cannot be built.
+    pub fn is_prefilter(&self) -> bool {
+        !self.is_pieces()
+    }
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            TableErrorKind::TooFewPieces => f.write_str("a rule has fewer than two pieces"),
+            TableErrorKind::MalformedPiece => f.write_str("a rule's piece is malformed"),
+            TableErrorKind::UnsortedHits { literal } => write!(
+                f,
+                "the hits of literal `{}` are not sorted by scope",
+                literal.escape_ascii()
+            ),
+            TableErrorKind::HitOfOtherKind { scope, rule } => write!(
+                f,
+                "the prefilter refers to rule {rule} of scope {scope}, which is not of its kind"
+            ),
+            TableErrorKind::PrefilterTooBig => f.write_str("the prefilter is too big"),
+            TableErrorKind::Automaton(e) => write!(f, "the prefilter's automaton: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TableError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            TableErrorKind::Automaton(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// How a rule of a scope is found in a reply.
 /// `T` is a DFA's storage: `Vec<u32>` when compiled here, `&[u32]` when
@@ -40,14 +123,29 @@ use crate::core::status::{Category, Status};
 pub enum Check<T: AsRef<[u32]> = Vec<u32>> {
     /// The regex is a few literal strings: a string found by the prefilter
     /// where the anchors allow is a match.
-    Literal { start: bool, end: bool },
+    Literal {
+        /// `^`: the string starts the reply.
+        start: bool,
+        /// `$`: the string ends the reply.
+        end: bool,
+    },
     /// The rule's DFA decides, run once a string of each of `groups`
     /// literal groups was found (always, when `groups` is 0).
-    Dfa { dfa: Box<dense::DFA<T>>, groups: u8 },
+    Dfa {
+        /// The rule's regex, one pattern, unanchored.
+        dfa: Box<dense::DFA<T>>,
+        /// How many literal groups the rule has (at most 8).
+        groups: u8,
+    },
     /// The regex is literal pieces in order with `.*` or `.+` between
     /// them: looked for once a string of each of `groups` literal groups
     /// was found (always, when `groups` is 0).
-    Pieces { pieces: Box<Pieces>, groups: u8 },
+    Pieces {
+        /// The pieces, in order.
+        pieces: Box<Pieces>,
+        /// How many literal groups the rule has (at most 8).
+        groups: u8,
+    },
 }
 
 impl<T: AsRef<[u32]>> Check<T> {
@@ -71,7 +169,7 @@ impl<T: AsRef<[u32]>> Check<T> {
 }
 
 /// One piece of a [`Pieces`] rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
     /// The bytes, lowercase where `mask` is 0x20.
     pub text: Vec<u8>,
@@ -87,12 +185,13 @@ pub struct Piece {
 /// byte but a newline, so the pieces of a match are on one line. On a line,
 /// the leftmost place of each piece after the one before leaves the most
 /// room for the rest, so one pass per line decides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pieces {
     /// `^`: the first piece starts the reply.
     pub start: bool,
     /// `$`: the last piece ends the reply.
     pub end: bool,
+    /// The pieces, in order: two or more.
     pub pieces: Vec<Piece>,
 }
 
@@ -129,9 +228,9 @@ impl Piece {
 
 impl Pieces {
     /// Why the pieces cannot be searched for, if they cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), TableError> {
         if self.pieces.len() < 2 {
-            return Err(String::from("fewer than two pieces"));
+            return Err(TableError::new(TableErrorKind::TooFewPieces));
         }
         for p in &self.pieces {
             let folded_right = p
@@ -140,7 +239,7 @@ impl Pieces {
                 .zip(&p.mask)
                 .all(|(&b, &m)| m == 0 || (m == 0x20 && b.is_ascii_lowercase()));
             if p.text.is_empty() || p.text.len() != p.mask.len() || !folded_right || p.gap > 1 {
-                return Err(String::from("a piece is malformed"));
+                return Err(TableError::new(TableErrorKind::MalformedPiece));
             }
         }
         Ok(())
@@ -204,7 +303,9 @@ impl Pieces {
 /// A rule of a compiled scope.
 #[derive(Clone)]
 pub struct ScopeRule<T: AsRef<[u32]> = Vec<u32>> {
+    /// The rule, in [`RuleSet::rules`](crate::core::model::RuleSet::rules).
     pub rule: RuleId,
+    /// How it is found.
     pub check: Check<T>,
 }
 
@@ -246,22 +347,34 @@ fn dfa_matches<T: AsRef<[u32]>>(dfa: &dense::DFA<T>, hay: &[u8]) -> bool {
 }
 
 /// What finding a literal says about a rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Hit {
     /// The rule (`rule`, an index into [`CompiledScope::rules`] of scope
     /// `scope`) matches if the bytes around the literal found, from
     /// `offset` bytes before it, are `text` (letters marked in `fold` in
     /// either case): the literal is the end of `text`.
     Exact {
+        /// The scope, an index into [`Tables::scopes`].
         scope: u32,
+        /// The rule, an index into the scope's rules.
         rule: u32,
+        /// Where the literal starts in `text`.
         offset: u32,
+        /// One of the rule's strings.
         text: Vec<u8>,
+        /// Per byte of `text`: true where a letter matches either case.
         fold: Vec<bool>,
     },
     /// The literal (the end of one of the strings of literal group `group`
     /// of the rule) was found.
-    Group { scope: u32, rule: u32, group: u8 },
+    Group {
+        /// The scope, an index into [`Tables::scopes`].
+        scope: u32,
+        /// The rule, an index into the scope's rules.
+        rule: u32,
+        /// The literal group, below the rule's `groups`.
+        group: u8,
+    },
 }
 
 impl Hit {
@@ -365,9 +478,11 @@ impl Index {
         literals: &[(Vec<u8>, Vec<Hit>)],
         scopes: &[CompiledScope<T>],
         rules: &crate::core::model::RuleSet,
-    ) -> Result<Index, String> {
+    ) -> Result<Index, TableError> {
         let mut ix = Index::default();
-        let n = |x: usize| u32::try_from(x).map_err(|_| String::from("the prefilter is too big"));
+        let n = |x: usize| {
+            u32::try_from(x).map_err(|_| TableError::new(TableErrorKind::PrefilterTooBig))
+        };
         let mut ids = 0;
         for s in scopes {
             ix.first_id.push(n(ids)?);
@@ -377,9 +492,9 @@ impl Index {
         ix.ids = ids;
         for (key_index, (key, hits)) in literals.iter().enumerate() {
             if !hits.windows(2).all(|w| w[0].at().0 <= w[1].at().0) {
-                return Err(format!(
-                    "the hits of literal {key:?} are not sorted by scope"
-                ));
+                return Err(TableError::new(TableErrorKind::UnsortedHits {
+                    literal: key.clone(),
+                }));
             }
             let mut rest = hits.as_slice();
             while let Some(first) = rest.first() {
@@ -406,7 +521,7 @@ impl Index {
         hit: &Hit,
         scopes: &[CompiledScope<T>],
         rules: &crate::core::model::RuleSet,
-    ) -> Result<Fast, String> {
+    ) -> Result<Fast, TableError> {
         let (scope, rule) = hit.at();
         let member = scopes
             .get(scope as usize)
@@ -419,11 +534,7 @@ impl Index {
             .first_id
             .get(scope as usize)
             .map_or(0, |&first| first.saturating_add(rule));
-        let wrong = || {
-            format!(
-                "the prefilter refers to rule {rule} of scope {scope}, which is not of its kind"
-            )
-        };
+        let wrong = || TableError::new(TableErrorKind::HitOfOtherKind { scope, rule });
         match (hit, check) {
             (
                 Hit::Exact {
@@ -519,7 +630,7 @@ impl Prefilter {
         literals: Vec<(Vec<u8>, Vec<Hit>)>,
         scopes: &[CompiledScope<T>],
         rules: &crate::core::model::RuleSet,
-    ) -> Result<Prefilter, String> {
+    ) -> Result<Prefilter, TableError> {
         let index = Index::new(&literals, scopes, rules)?;
         let searcher = if literals.is_empty() {
             None
@@ -531,7 +642,7 @@ impl Prefilter {
                     .start_kind(aho_corasick::StartKind::Unanchored)
                     .prefilter(false)
                     .build(literals.iter().map(|(l, _)| l))
-                    .map_err(|e| e.to_string())?,
+                    .map_err(|e| TableError::new(TableErrorKind::Automaton(e)))?,
             )
         };
         Ok(Prefilter {
@@ -978,6 +1089,7 @@ impl Keys {
         self.map.get(name).copied()
     }
 
+    /// True when there are no names.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -987,11 +1099,6 @@ impl Keys {
         let mut v: Vec<(String, usize)> = self.map.iter().map(|(k, &s)| (k.clone(), s)).collect();
         v.sort();
         v
-    }
-
-    /// True when every scope is below `n`.
-    pub fn all_below(&self, n: usize) -> bool {
-        self.map.values().all(|&s| s < n)
     }
 }
 
@@ -1008,18 +1115,26 @@ impl FromIterator<(String, usize)> for Keys {
 /// Which scopes apply to a bounce, most specific first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selector {
+    /// `mx is`: host names.
     pub exact: Keys,
+    /// `mx ends with`: host suffixes, without the leading dot.
     pub suffix: Keys,
+    /// `rcpt domain is`: recipient domains.
     pub rcpt: Keys,
+    /// The `global` scope, if there is one.
     pub global: Option<usize>,
 }
 
 /// Why a scope was selected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
+    /// `mx is` the host.
     ExactHost,
+    /// `mx ends with` a suffix of the host.
     HostSuffix,
+    /// `rcpt domain is` the recipient's domain.
     RecipientDomain,
+    /// `global`.
     Global,
 }
 
@@ -1097,8 +1212,12 @@ impl Selector {
 /// Everything classification needs.
 #[derive(Clone, Debug)]
 pub struct Tables<T: AsRef<[u32]> = Vec<u32>> {
+    /// The rule set: every rule's outcome, conditions and origin, the
+    /// scopes and the policy.
     pub rules: crate::core::model::RuleSet,
+    /// Per scope of the rule set, in its order, its rules compiled.
     pub scopes: Vec<CompiledScope<T>>,
+    /// The scopes for a bounce.
     pub selector: Selector,
     /// The literals of every rule of every scope.
     pub prefilter: Prefilter,
