@@ -44,12 +44,12 @@
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
-use super::table::plural;
 use super::{ReportRecord, csv_field};
 use crate::core::model::{RuleSet, ScopeKey, syntax_config};
 use crate::core::normalize::{Reply, normalize_mx};
 use crate::core::source::Location;
 use crate::core::status::Status;
+use crate::core::text::plural;
 use crate::syntax::ast::escape_string;
 
 /// The most example replies kept per cluster.

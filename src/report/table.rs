@@ -21,6 +21,7 @@ use std::fmt;
 
 use super::{ReportRecord, TextTable, csv_field};
 use crate::core::status::{Status, Verdict};
+use crate::core::text::plural;
 
 /// The group the domains outside the top N are counted under.
 pub const OTHER: &str = "other";
@@ -556,8 +557,4 @@ impl DomainStatusReport {
         out.push_str(&t.render());
         out
     }
-}
-
-pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
