@@ -4,4 +4,5 @@
 
 pub mod artifact;
 pub mod classify;
+pub mod engine;
 pub mod tables;
