@@ -317,7 +317,7 @@ fn help_and_version() {
     assert_eq!(r.stdout, format!("mxrules {}\n", env!("CARGO_PKG_VERSION")));
 }
 
-/// Bug: the summary says "1 rules".
+/// One rule is counted in the singular.
 #[test]
 fn summary_counts_one_rule() {
     let r = mxrules(&["check", "tests/cases/W004.rules"]);

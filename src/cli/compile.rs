@@ -1,4 +1,5 @@
-//! `mxrules compile`: rules to DFA tables.
+//! `mxrules compile`: rules to classification tables, written as a
+//! compiled file.
 
 use clap::ValueEnum;
 

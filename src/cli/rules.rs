@@ -3,35 +3,12 @@
 use std::path::PathBuf;
 
 use mxrules::compile::{self, Options};
-use mxrules::core::bounce::{Bounce, BounceRef};
 use mxrules::diag::{self, Severity};
 use mxrules::runtime::artifact::{self, AlignedBytes};
-use mxrules::runtime::classify::{
-    Classification, ClassificationRef, Classifier, Explanation, Normalizer,
-};
+use mxrules::runtime::classify::Classifier;
+pub use mxrules::runtime::engine::Engine;
 
 use super::{Color, Exit, fail, print_stderr};
-
-/// What the classifying commands need of a classifier, whatever its DFA
-/// storage (compiled here, or read from a compiled file).
-pub trait Engine: Sync {
-    fn classify(&self, b: &Bounce) -> Classification;
-    /// [`Classifier::classify_ref`]: no allocation, no shared reference count.
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_>;
-    fn explain(&self, b: &Bounce) -> Explanation;
-}
-
-impl<T: AsRef<[u32]> + Sync> Engine for Classifier<T> {
-    fn classify(&self, b: &Bounce) -> Classification {
-        Classifier::classify(self, b)
-    }
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_> {
-        Classifier::classify_ref(self, normalizer, b)
-    }
-    fn explain(&self, b: &Bounce) -> Explanation {
-        Classifier::explain(self, b)
-    }
-}
 
 /// Rules compiled from source, or the bytes of a compiled file.
 pub enum Loaded {
@@ -42,11 +19,28 @@ pub enum Loaded {
 impl Loaded {
     /// Runs `f` with the classifier; a compiled file is verified first.
     pub fn with<R>(&self, f: impl FnOnce(&dyn Engine) -> R) -> Result<R, Exit> {
+        self.with_engine(None, f)
+    }
+
+    /// As [`Loaded::with`]; a damaged compiled file is named `name` in the
+    /// message.
+    pub fn with_named<R>(&self, name: &str, f: impl FnOnce(&dyn Engine) -> R) -> Result<R, Exit> {
+        self.with_engine(Some(name), f)
+    }
+
+    fn with_engine<R>(
+        &self,
+        name: Option<&str>,
+        f: impl FnOnce(&dyn Engine) -> R,
+    ) -> Result<R, Exit> {
         match self {
             Loaded::Compiled(c) => Ok(f(c.as_ref())),
             Loaded::Artifact(bytes) => match artifact::load(bytes.as_slice()) {
                 Ok(c) => Ok(f(&c)),
-                Err(e) => Err(fail(e)),
+                Err(e) => Err(match name {
+                    Some(name) => fail(format!("cannot load `{name}`: {e}")),
+                    None => fail(e),
+                }),
             },
         }
     }
@@ -58,19 +52,29 @@ pub struct RulesArgs {
     /// Rules files or directories, or one compiled file (`mxrules compile -o`).
     #[arg(long = "rules", short = 'r', value_name = "PATH", default_values_os_t = super::default_rules())]
     pub rules: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limit: DfaLimit,
+}
+
+/// The size cap of the DFAs compiled.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct DfaLimit {
     /// The most bytes one DFA may take; bigger scopes are split into several DFAs.
     #[arg(long, value_name = "BYTES", default_value_t = Options::default().dfa_size_limit)]
     pub dfa_size_limit: usize,
 }
 
-impl RulesArgs {
-    pub fn options(&self) -> Options {
+impl DfaLimit {
+    /// The compiler's options.
+    pub fn options(self) -> Options {
         Options {
             dfa_size_limit: self.dfa_size_limit,
             ..Options::default()
         }
     }
+}
 
+impl RulesArgs {
     /// The rules: a compiled file when `--rules` names one, else the source
     /// compiled now.
     pub fn load(&self, color: Color) -> Result<Loaded, Exit> {
@@ -99,12 +103,13 @@ impl RulesArgs {
     /// not compile.
     pub fn classifier(&self, color: Color) -> Result<(Classifier, compile::Stats), Exit> {
         let parsed = mxrules::syntax::load::parse_paths(&self.rules).map_err(fail)?;
-        compile_parsed(&parsed, None, &self.options(), color)
+        compile_parsed(&parsed, None, &self.limit.options(), color)
     }
 }
 
 /// Checks and compiles parsed rules; prints the errors if they do not
-/// compile. `what` names the rule set in the message (a git revision, …).
+/// compile. `what` names the rule set in the message (a git
+/// revision, …).
 pub fn compile_parsed(
     parsed: &mxrules::syntax::load::Parsed,
     what: Option<&str>,
