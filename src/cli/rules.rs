@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use mxrules::compile::{self, Options};
+use mxrules::core::text::counted;
 use mxrules::diag::{self, Severity};
 use mxrules::runtime::artifact::{self, AlignedBytes};
 use mxrules::runtime::classify::Classifier;
 pub use mxrules::runtime::engine::Engine;
 
-use super::{Color, Exit, fail, print_stderr};
+use super::{Color, Exit, fail, print_stderr, rules_failed};
 
 /// Rules compiled from source, or the bytes of a compiled file.
 pub enum Loaded {
@@ -108,7 +109,7 @@ impl RulesArgs {
 }
 
 /// Checks and compiles parsed rules; prints the errors if they do not
-/// compile. `what` names the rule set in the message (a git
+/// compile (exit 1). `what` names the rule set in the message (a git
 /// revision, …).
 pub fn compile_parsed(
     parsed: &mxrules::syntax::load::Parsed,
@@ -137,9 +138,9 @@ pub fn compile_parsed(
         } else {
             ""
         };
-        return Err(fail(format!(
-            "{the_rules} have {} errors{hint}",
-            errors.len()
+        return Err(rules_failed(format!(
+            "{the_rules} have {}{hint}",
+            counted(errors.len(), "error", "errors")
         )));
     };
     match compile::compile(rules, opts) {
@@ -150,7 +151,7 @@ pub fn compile_parsed(
                 &parsed.sources,
                 color.for_stderr(),
             ));
-            Err(fail(format!("{the_rules} do not compile")))
+            Err(rules_failed(format!("{the_rules} do not compile")))
         }
     }
 }
