@@ -83,7 +83,7 @@ enum Command {
     Check(check::Args),
     /// Rewrite rules files in the canonical layout.
     Fmt(fmt::Args),
-    /// Compile rules into per-scope DFA tables.
+    /// Compile rules into classification tables; `-o` writes the compiled file.
     Compile(compile::Args),
     /// Classify bounces: a verdict for every record.
     Classify(classify::Args),

@@ -60,7 +60,9 @@ pub struct RulesArgs {
 /// The size cap of the DFAs compiled.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct DfaLimit {
-    /// The most bytes one DFA may take; bigger scopes are split into several DFAs.
+    /// The most bytes the DFA of one rule may take (rules that are literals,
+    /// or literal pieces, need none); a rule whose DFA would be bigger is an
+    /// error (E015).
     #[arg(long, value_name = "BYTES", default_value_t = Options::default().dfa_size_limit)]
     pub dfa_size_limit: usize,
 }
