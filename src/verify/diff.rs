@@ -122,6 +122,8 @@ pub fn read_replies(paths: &[PathBuf]) -> (Vec<Reply>, Vec<ReplyError>) {
 
 /// The replies of the JSON-lines text of the file `name` (see
 /// [`crate::input::parse_json_line`]), and the lines that are not bounces.
+/// Unlike the input module's reader (`mxrules classify`), the
+/// `incoming_category` field is not taken as the reported category.
 fn jsonl_replies(
     name: String,
     text: String,
