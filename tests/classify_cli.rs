@@ -374,7 +374,7 @@ fn explain_json_parses() {
 }
 
 #[test]
-fn rules_with_errors_exit_2_with_the_diagnostic() {
+fn rules_with_errors_exit_1_with_the_diagnostic() {
     let dir = Scratch::new("bad-rules");
     let bad = path_str(&dir.write(
         "bad.rules",
@@ -385,7 +385,7 @@ fn rules_with_errors_exit_2_with_the_diagnostic() {
         vec!["explain", "--rules", bad.as_str(), "550 no"],
     ] {
         let out = mxrules(&args, br#"{"reply":"550 no"}"#);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
         assert_eq!(text(&out.stdout), "", "{args:?}");
         let stderr = text(&out.stderr);
         assert!(
@@ -399,12 +399,12 @@ fn rules_with_errors_exit_2_with_the_diagnostic() {
             describe(&out)
         );
         assert!(
-            stderr.contains("error: the rules have 1 errors"),
+            stderr.contains("error: the rules have 1 error;"),
             "{args:?}: {}",
             describe(&out)
         );
     }
-    // A rules path that does not exist is a usage error too.
+    // A rules path that does not exist is a usage error.
     let missing = path_str(&dir.0.join("missing.rules"));
     let out = mxrules(&["classify", "--rules", &missing, "-"], b"");
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));

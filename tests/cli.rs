@@ -317,13 +317,60 @@ fn help_and_version() {
     assert_eq!(r.stdout, format!("mxrules {}\n", env!("CARGO_PKG_VERSION")));
 }
 
-/// Bug: the summary says "1 rules".
+/// One rule is counted in the singular.
 #[test]
 fn summary_counts_one_rule() {
     let r = mxrules(&["check", "tests/cases/W004.rules"]);
     assert!(
         r.stderr
             .ends_with("checked 1 file, 1 rule: 0 errors, 1 warning\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Every command that loads rules exits 1 on rules with errors, with the
+/// diagnostic and a count in the singular.
+#[test]
+fn broken_rules_exit_1_from_every_command() {
+    const BROKEN: &str = "tests/cases/E002.rules";
+    let message = "error: the rules have 1 error; run `mxrules check` for details\n";
+    let commands: [&[&str]; 6] = [
+        &["compile", BROKEN],
+        &["classify", "--rules", BROKEN, "-"],
+        &["explain", "--rules", BROKEN, "550 no"],
+        &["test", "--rules", BROKEN, "tests/verify/replies.yaml"],
+        &[
+            "diff",
+            BROKEN,
+            "tests/verify/new",
+            "--corpus",
+            "tests/verify/replies.yaml",
+        ],
+        &["report", "--rules", BROKEN, "-"],
+    ];
+    for args in commands {
+        let args = [&["--color", "never"], args].concat();
+        let r = mxrules(&args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{args:?}");
+        assert!(
+            r.stderr.starts_with("error[E002]: invalid regex"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.ends_with(message), "{args:?}: {}", r.stderr);
+    }
+    let r = mxrules(&["--color", "never", "check", BROKEN]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error[E002]: invalid regex"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .ends_with("\nchecked 1 file: 1 error, 0 warnings\n"),
         "{}",
         r.stderr
     );

@@ -8,9 +8,9 @@ mod reference;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use mxrules::core::status::Status;
+use mxrules::core::text::or_none;
 use mxrules::runtime::classify::{Classification, Classifier};
-use mxrules::verify::corpus::Case;
+use mxrules::verify::{Case, same_rule};
 
 fn classifier() -> Classifier {
     mxrules::compile::classifier(reference::shipped_rules()).unwrap_or_else(|d| {
@@ -28,24 +28,13 @@ fn stem(path: &Path) -> String {
         .into_owned()
 }
 
-fn opt(s: Option<Status>) -> String {
-    s.map_or_else(|| String::from("none"), |s| s.to_string())
-}
-
-/// True when the deciding rule is the one the case names: `file:line` as
-/// the command line shows it (`rules.d/gmail.rules:12`) or relative to
-/// `rules.d/` (`gmail.rules:12`).
-fn same_rule(got: Option<&str>, want: &str) -> bool {
-    got.is_some_and(|g| g == want || g.strip_prefix("rules.d/") == Some(want))
-}
-
 /// What is wrong with one case's classification, if anything.
 fn problems(case: &Case, c: &Classification) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(want) = case.status
         && c.status != Some(want)
     {
-        out.push(format!("status {} (expected {want})", opt(c.status)));
+        out.push(format!("status {} (expected {want})", or_none(c.status)));
     }
     if c.verdict != case.verdict {
         out.push(format!("verdict {} (expected {})", c.verdict, case.verdict));
@@ -60,8 +49,10 @@ fn problems(case: &Case, c: &Classification) -> Vec<String> {
             )
         });
     }
+    // The deciding rule as `mxrules test` compares it: `rules.d/gmail.rules:12`
+    // is `gmail.rules:12`.
     if let Some(want) = &case.rule
-        && !same_rule(c.rule.as_deref(), want)
+        && !c.rule.as_deref().is_some_and(|got| same_rule(got, want))
     {
         out.push(format!(
             "rule {} (expected {want})",
@@ -135,8 +126,8 @@ fn table(cases: &[Case], classifier: &Classifier) -> String {
             "{} | {} | {} | {} | {} | {} | {:?}",
             i + 1,
             case.mx.as_deref().unwrap_or("-"),
-            opt(c.initial_status),
-            opt(c.status),
+            or_none(c.initial_status),
+            or_none(c.status),
             c.verdict,
             c.rule.as_deref().unwrap_or("unmatched"),
             case.reply
@@ -166,15 +157,4 @@ fn corpus_snapshots() {
             insta::assert_snapshot!(name, text);
         });
     }
-}
-
-#[test]
-fn rule_names_compare_with_or_without_the_directory() {
-    assert!(same_rule(Some("rules.d/gmail.rules:12"), "gmail.rules:12"));
-    assert!(same_rule(
-        Some("rules.d/gmail.rules:12"),
-        "rules.d/gmail.rules:12"
-    ));
-    assert!(!same_rule(Some("rules.d/gmail.rules:12"), "gmail.rules:13"));
-    assert!(!same_rule(None, "gmail.rules:12"));
 }

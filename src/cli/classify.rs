@@ -11,11 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use mxrules::core::bounce::BounceRef;
 use mxrules::input::InputFormat;
 use mxrules::output;
-use mxrules::pipeline::{self, Classify, Events, Input, Problem};
-use mxrules::runtime::classify::{ClassificationRef, Normalizer};
+use mxrules::pipeline::{self, Events, Input, Problem};
 
 use super::rules::{Engine, RulesArgs};
 use super::{Color, Exit, fail, print_stderr};
@@ -62,13 +60,6 @@ pub fn run(args: Args, color: Color) -> Exit {
     };
     match loaded.with(|c| run_with(&args, c)) {
         Ok(exit) | Err(exit) => exit,
-    }
-}
-
-impl Classify for dyn Engine + '_ {
-    #[inline]
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_> {
-        Engine::classify_ref(self, normalizer, b)
     }
 }
 

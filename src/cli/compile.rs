@@ -1,4 +1,5 @@
-//! `mxrules compile`: rules to DFA tables.
+//! `mxrules compile`: rules to classification tables, written as a
+//! compiled file.
 
 use clap::ValueEnum;
 
@@ -15,7 +16,9 @@ pub struct Args {
     /// Write the compiled file here (atomically: a temporary file, then a rename).
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<std::path::PathBuf>,
-    /// Print how the scopes were compiled: shards, sizes, time.
+    /// Print how the rules were compiled: how many are found by literals, by
+    /// literal pieces or by a DFA, the sizes of the DFAs and of the literal
+    /// automaton, and the time taken.
     #[arg(long)]
     stats: bool,
     /// Format of the statistics.

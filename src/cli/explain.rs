@@ -3,6 +3,7 @@
 use clap::ValueEnum;
 use mxrules::core::bounce::Bounce;
 use mxrules::core::status::Status;
+use mxrules::core::text::or_none;
 
 use super::rules::RulesArgs;
 use super::{Color, Exit, fail, print_stdout};
@@ -34,11 +35,6 @@ pub struct Args {
 enum Format {
     Human,
     Json,
-}
-
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map_or_else(|| String::from("none"), ToString::to_string)
 }
 
 pub fn run(args: Args, color: Color) -> Exit {
@@ -77,11 +73,23 @@ pub fn run(args: Args, color: Color) -> Exit {
         Format::Human => {
             let mut o = String::new();
             o.push_str(&format!("reply:          {}\n", e.normalized_reply));
-            o.push_str(&format!("reply code:     {}\n", opt(&e.reply_code)));
-            o.push_str(&format!("enhanced code:  {}\n", opt(&e.enhanced_status)));
-            o.push_str(&format!("initial status: {}\n", opt(&e.initial_status)));
-            o.push_str(&format!("mx host:        {}\n", opt(&e.mx)));
-            o.push_str(&format!("rcpt domain:    {}\n", opt(&e.rcpt_domain)));
+            o.push_str(&format!(
+                "reply code:     {}\n",
+                or_none(e.reply_code.as_ref())
+            ));
+            o.push_str(&format!(
+                "enhanced code:  {}\n",
+                or_none(e.enhanced_status.as_ref())
+            ));
+            o.push_str(&format!(
+                "initial status: {}\n",
+                or_none(e.initial_status.as_ref())
+            ));
+            o.push_str(&format!("mx host:        {}\n", or_none(e.mx.as_ref())));
+            o.push_str(&format!(
+                "rcpt domain:    {}\n",
+                or_none(e.rcpt_domain.as_ref())
+            ));
             o.push_str("\nscopes tried, in order:\n");
             if e.scopes.is_empty() {
                 o.push_str("  (no scope applies)\n");
@@ -106,13 +114,13 @@ pub fn run(args: Args, color: Color) -> Exit {
             match &r.rule {
                 Some(rule) => o.push_str(&format!(
                     "result: {} {} by {}\n",
-                    opt(&r.status),
+                    or_none(r.status.as_ref()),
                     r.verdict,
                     rule
                 )),
                 None => o.push_str(&format!(
                     "result: {} {} (unmatched: the policy decides from the initial status)\n",
-                    opt(&r.status),
+                    or_none(r.status.as_ref()),
                     r.verdict
                 )),
             }

@@ -1,4 +1,15 @@
-//! Subcommands, one file each.
+//! Subcommands, one file each: arguments, printing and exit codes; the work
+//! is done by the library.
+//!
+//! Every command ends with one of three exit codes ([`Exit`]):
+//!
+//! - 0: done, nothing wrong.
+//! - 1: the command ran and found a problem: rules with errors (or denied
+//!   warnings, or that do not compile), bad input records, corpus cases that
+//!   do not hold or corpus files that are not corpora, unformatted files
+//!   under `fmt --check`, a `diff --fail-on` gate that holds.
+//! - 2: the command could not run: bad usage, a path that cannot be read or
+//!   written, a damaged compiled file, a git revision that cannot be read.
 
 mod check;
 mod classify;
@@ -16,14 +27,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// How a run ended, as the exit code CI acts on.
+/// How a run ended, as the exit code CI acts on (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// Clean.
+    /// 0: done, nothing wrong.
     Success = 0,
-    /// The rules (or the data) have problems: errors, or denied warnings.
+    /// 1: the rules or the data have problems, or a gate holds.
     Failure = 1,
-    /// The command could not run: bad usage, unreadable path.
+    /// 2: the command could not run.
     Usage = 2,
 }
 
@@ -72,7 +83,7 @@ enum Command {
     Check(check::Args),
     /// Rewrite rules files in the canonical layout.
     Fmt(fmt::Args),
-    /// Compile rules into per-scope DFA tables.
+    /// Compile rules into classification tables; `-o` writes the compiled file.
     Compile(compile::Args),
     /// Classify bounces: a verdict for every record.
     Classify(classify::Args),
@@ -134,8 +145,15 @@ pub fn print_stderr(s: &str) {
     let _ = err.flush();
 }
 
-/// Reports a failure to run: `error: ...` on standard error.
+/// Reports a failure to run: `error: ...` on standard error; exit 2.
 pub fn fail(msg: impl std::fmt::Display) -> Exit {
     print_stderr(&format!("error: {msg}\n"));
     Exit::Usage
+}
+
+/// Reports rules that cannot be used (errors, or too big to compile):
+/// `error: ...` on standard error; exit 1.
+pub fn rules_failed(msg: impl std::fmt::Display) -> Exit {
+    print_stderr(&format!("error: {msg}\n"));
+    Exit::Failure
 }

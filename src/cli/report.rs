@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use mxrules::core::model::RuleSet;
+use mxrules::core::text::counted;
 use mxrules::input::{self, InputFormat, Item};
 use mxrules::report::ReportRecord;
 use mxrules::report::cluster::Clusterer;
 use mxrules::report::table::{Period, Tally};
+use mxrules::runtime::engine::Engine;
 
-use super::rules::{Engine, Loaded, RulesArgs};
+use super::rules::RulesArgs;
 use super::{Color, Exit, fail, print_stderr, print_stdout};
 
 #[derive(Debug, clap::Args)]
@@ -68,15 +69,8 @@ pub fn run(args: Args, color: Color) -> Exit {
         Ok(c) => c,
         Err(e) => return e,
     };
-    match &loaded {
-        Loaded::Compiled(c) => run_with(&args, c.as_ref(), c.rules()),
-        Loaded::Artifact(bytes) => match mxrules::runtime::artifact::load(bytes.as_slice()) {
-            Ok(tables) => {
-                let c = mxrules::runtime::classify::Classifier::from_tables(tables);
-                run_with(&args, &c, c.rules())
-            }
-            Err(e) => fail(e),
-        },
+    match loaded.with(|engine| run_with(&args, engine)) {
+        Ok(exit) | Err(exit) => exit,
     }
 }
 
@@ -89,7 +83,7 @@ struct Counts {
     unreadable: usize,
 }
 
-fn run_with(args: &Args, classifier: &dyn Engine, rules: &RuleSet) -> Exit {
+fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
     let period = match args.by {
         By::Day => Period::Day,
         By::Hour => Period::Hour,
@@ -145,7 +139,8 @@ fn run_with(args: &Args, classifier: &dyn Engine, rules: &RuleSet) -> Exit {
         }
     }
     let report = tally.finish(args.top);
-    let clusters = want_clusters.then(|| clusterer.finish(Some(rules), args.max_clusters));
+    let clusters =
+        want_clusters.then(|| clusterer.finish(Some(classifier.rule_set()), args.max_clusters));
     let out = match (&clusters, args.format) {
         (Some(c), Format::Table) => c.to_text(),
         (Some(c), Format::Csv) => c.to_csv(),
@@ -166,13 +161,8 @@ fn run_with(args: &Args, classifier: &dyn Engine, rules: &RuleSet) -> Exit {
     }
     if counts.skipped > 0 {
         print_stderr(&format!(
-            "{} {} not bounces and left out\n",
-            counts.skipped,
-            if counts.skipped == 1 {
-                "record was"
-            } else {
-                "records were"
-            }
+            "{} not bounces and left out\n",
+            counted(counts.skipped, "record was", "records were")
         ));
     }
     if counts.bad > 0 {

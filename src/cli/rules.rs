@@ -3,35 +3,13 @@
 use std::path::PathBuf;
 
 use mxrules::compile::{self, Options};
-use mxrules::core::bounce::{Bounce, BounceRef};
+use mxrules::core::text::counted;
 use mxrules::diag::{self, Severity};
 use mxrules::runtime::artifact::{self, AlignedBytes};
-use mxrules::runtime::classify::{
-    Classification, ClassificationRef, Classifier, Explanation, Normalizer,
-};
+use mxrules::runtime::classify::Classifier;
+pub use mxrules::runtime::engine::Engine;
 
-use super::{Color, Exit, fail, print_stderr};
-
-/// What the classifying commands need of a classifier, whatever its DFA
-/// storage (compiled here, or read from a compiled file).
-pub trait Engine: Sync {
-    fn classify(&self, b: &Bounce) -> Classification;
-    /// [`Classifier::classify_ref`]: no allocation, no shared reference count.
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_>;
-    fn explain(&self, b: &Bounce) -> Explanation;
-}
-
-impl<T: AsRef<[u32]> + Sync> Engine for Classifier<T> {
-    fn classify(&self, b: &Bounce) -> Classification {
-        Classifier::classify(self, b)
-    }
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_> {
-        Classifier::classify_ref(self, normalizer, b)
-    }
-    fn explain(&self, b: &Bounce) -> Explanation {
-        Classifier::explain(self, b)
-    }
-}
+use super::{Color, Exit, fail, print_stderr, rules_failed};
 
 /// Rules compiled from source, or the bytes of a compiled file.
 pub enum Loaded {
@@ -42,11 +20,28 @@ pub enum Loaded {
 impl Loaded {
     /// Runs `f` with the classifier; a compiled file is verified first.
     pub fn with<R>(&self, f: impl FnOnce(&dyn Engine) -> R) -> Result<R, Exit> {
+        self.with_engine(None, f)
+    }
+
+    /// As [`Loaded::with`]; a damaged compiled file is named `name` in the
+    /// message.
+    pub fn with_named<R>(&self, name: &str, f: impl FnOnce(&dyn Engine) -> R) -> Result<R, Exit> {
+        self.with_engine(Some(name), f)
+    }
+
+    fn with_engine<R>(
+        &self,
+        name: Option<&str>,
+        f: impl FnOnce(&dyn Engine) -> R,
+    ) -> Result<R, Exit> {
         match self {
             Loaded::Compiled(c) => Ok(f(c.as_ref())),
             Loaded::Artifact(bytes) => match artifact::load(bytes.as_slice()) {
                 Ok(tables) => Ok(f(&Classifier::from_tables(tables))),
-                Err(e) => Err(fail(e)),
+                Err(e) => Err(match name {
+                    Some(name) => fail(format!("cannot load `{name}`: {e}")),
+                    None => fail(e),
+                }),
             },
         }
     }
@@ -58,19 +53,31 @@ pub struct RulesArgs {
     /// Rules files or directories, or one compiled file (`mxrules compile -o`).
     #[arg(long = "rules", short = 'r', value_name = "PATH", default_values_os_t = super::default_rules())]
     pub rules: Vec<PathBuf>,
-    /// The most bytes one DFA may take; bigger scopes are split into several DFAs.
+    #[command(flatten)]
+    pub limit: DfaLimit,
+}
+
+/// The size cap of the DFAs compiled.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct DfaLimit {
+    /// The most bytes the DFA of one rule may take (rules that are literals,
+    /// or literal pieces, need none); a rule whose DFA would be bigger is an
+    /// error (E015).
     #[arg(long, value_name = "BYTES", default_value_t = Options::default().dfa_size_limit)]
     pub dfa_size_limit: usize,
 }
 
-impl RulesArgs {
-    pub fn options(&self) -> Options {
+impl DfaLimit {
+    /// The compiler's options.
+    pub fn options(self) -> Options {
         Options {
             dfa_size_limit: self.dfa_size_limit,
             ..Options::default()
         }
     }
+}
 
+impl RulesArgs {
     /// The rules: a compiled file when `--rules` names one, else the source
     /// compiled now.
     pub fn load(&self, color: Color) -> Result<Loaded, Exit> {
@@ -99,12 +106,13 @@ impl RulesArgs {
     /// not compile.
     pub fn classifier(&self, color: Color) -> Result<(Classifier, compile::Stats), Exit> {
         let parsed = mxrules::syntax::load::parse_paths(&self.rules).map_err(fail)?;
-        compile_parsed(&parsed, None, &self.options(), color)
+        compile_parsed(&parsed, None, &self.limit.options(), color)
     }
 }
 
 /// Checks and compiles parsed rules; prints the errors if they do not
-/// compile. `what` names the rule set in the message (a git revision, …).
+/// compile (exit 1). `what` names the rule set in the message (a git
+/// revision, …).
 pub fn compile_parsed(
     parsed: &mxrules::syntax::load::Parsed,
     what: Option<&str>,
@@ -132,9 +140,9 @@ pub fn compile_parsed(
         } else {
             ""
         };
-        return Err(fail(format!(
-            "{the_rules} have {} errors{hint}",
-            errors.len()
+        return Err(rules_failed(format!(
+            "{the_rules} have {}{hint}",
+            counted(errors.len(), "error", "errors")
         )));
     };
     match compile::compile(rules, opts) {
@@ -145,7 +153,7 @@ pub fn compile_parsed(
                 &parsed.sources,
                 color.for_stderr(),
             ));
-            Err(fail(format!("{the_rules} do not compile")))
+            Err(rules_failed(format!("{the_rules} do not compile")))
         }
     }
 }

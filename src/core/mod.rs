@@ -1,6 +1,6 @@
 //! The shared vocabulary every stage speaks: source positions, statuses,
 //! the validated rule set, bounce records and their normalization, and the
-//! byte and file helpers below them all. Nothing here imports another
+//! byte, file and text helpers below them all. Nothing here imports another
 //! module of the crate.
 
 pub mod bounce;
@@ -10,3 +10,4 @@ pub mod model;
 pub mod normalize;
 pub mod source;
 pub mod status;
+pub mod text;

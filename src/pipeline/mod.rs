@@ -54,28 +54,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::sync_channel;
 
-use crate::core::bounce::BounceRef;
 use crate::input::{self, Batches, InputFormat};
 use crate::output;
-use crate::runtime::classify::{ClassificationRef, Classifier, Normalizer};
+use crate::runtime::engine::Engine;
 
 pub use counts::{Counts, MAX_REASONS};
 pub use error::{InputError, PipelineError, Problem};
-
-/// What the pipeline needs of a classifier, whatever its DFA storage
-/// (compiled now, or read from a compiled file).
-pub trait Classify: Sync {
-    /// Classifies `b`, normalized in `normalizer`'s buffers
-    /// ([`Classifier::classify_ref`]).
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_>;
-}
-
-impl<T: AsRef<[u32]> + Sync> Classify for Classifier<T> {
-    #[inline]
-    fn classify_ref(&self, normalizer: &mut Normalizer, b: BounceRef<'_>) -> ClassificationRef<'_> {
-        Classifier::classify_ref(self, normalizer, b)
-    }
-}
 
 /// One input of a run.
 pub enum Input {
@@ -207,7 +191,7 @@ pub fn run<C, W, E>(
     events: &mut E,
 ) -> Result<Summary, PipelineError>
 where
-    C: Classify + ?Sized,
+    C: Engine + ?Sized,
     W: Write + Send,
     E: Events + Send + ?Sized,
 {

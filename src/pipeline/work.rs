@@ -12,10 +12,10 @@ use crate::input::{self, Batch, Item, LineItem, View};
 use crate::output::{self, Encoder};
 use crate::runtime::classify::{ClassificationRef, Normalizer};
 
-use super::Classify;
 use super::counts::{Tally, verdict_index};
 use super::error::{InputError, Problem};
 use super::quarantine::{self, Quarantined};
+use crate::runtime::engine::Engine;
 
 /// What the threads share.
 pub(super) struct Shared<'a, C: ?Sized> {
@@ -76,7 +76,7 @@ impl Pool {
 }
 
 /// Classifies batches until there are none or the writer is gone.
-pub(super) fn classify_batches<C: Classify + ?Sized>(
+pub(super) fn classify_batches<C: Engine + ?Sized>(
     work: &Mutex<Receiver<Work>>,
     done: &SyncSender<Done>,
     shared: &Shared<'_, C>,
@@ -125,7 +125,7 @@ struct Worker<'a, C: ?Sized> {
     encoder: Encoder,
 }
 
-impl<'a, C: Classify + ?Sized> Worker<'a, C> {
+impl<'a, C: Engine + ?Sized> Worker<'a, C> {
     fn new(shared: &'a Shared<'a, C>) -> Worker<'a, C> {
         Worker {
             shared,

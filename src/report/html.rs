@@ -11,9 +11,9 @@
 use std::fmt::Write;
 
 use super::cluster::ClusterReport;
-use super::plural;
 use super::table::{DomainStatusReport, status_label};
 use crate::core::status::Verdict;
+use crate::core::text::plural;
 
 /// Colours of the top domains, in rank order (repeated past the tenth).
 const PALETTE: [&str; 10] = [

@@ -84,15 +84,3 @@ pub struct ReportRecord {
     /// What the rules made of it.
     pub classification: Classification,
 }
-
-/// The word for `n` things: `one` when `n` is 1, else `many`. The plural
-/// helper of the text outputs, for the reports and any other summary line.
-///
-/// ```
-/// use mxrules::report::plural;
-/// assert_eq!(format!("1 {}", plural(1, "reply", "replies")), "1 reply");
-/// assert_eq!(format!("0 {}", plural(0, "reply", "replies")), "0 replies");
-/// ```
-pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
-}

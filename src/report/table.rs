@@ -19,8 +19,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::{ReportRecord, plural};
+use super::ReportRecord;
 use crate::core::status::{Status, Verdict};
+use crate::core::text::plural;
 use crate::output::csv::field as csv_field;
 
 /// The group the domains outside the top N are counted under.

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::core::bounce::{Bounce, BounceRef};
-use crate::core::model::RuleSet;
+use crate::core::model::{Rule, RuleSet};
 use crate::core::normalize::{
     Reply, fold_reply_in, initial_status, normalize_mx, normalize_mx_in, rcpt_domain,
     rcpt_domain_in,
@@ -222,8 +222,8 @@ pub struct ScopeTrace {
     pub matching_rules: Vec<RuleRef>,
 }
 
-/// A rule, for explanations.
-#[derive(Clone, Debug, Serialize)]
+/// A rule as explanations and reports show it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct RuleRef {
     /// Where the rule is: `file:line`.
     pub rule: String,
@@ -233,6 +233,51 @@ pub struct RuleRef {
     pub status: Status,
     /// Its verdict: its own, or the policy's for its status.
     pub verdict: Verdict,
+    /// The rule's scope; `None` in an explanation, whose scope trace names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl RuleRef {
+    /// `rule` of `rules`, its scope not named.
+    pub fn new(rules: &RuleSet, rule: &Rule) -> RuleRef {
+        RuleRef {
+            rule: rule.location(),
+            regex: format!(
+                "/{}/{}",
+                rule.regex,
+                if rule.case_insensitive { "i" } else { "" }
+            ),
+            status: rule.status,
+            verdict: rules.rule_verdict(rule),
+            scope: None,
+        }
+    }
+
+    /// `rule` of `rules`, with the name of its scope.
+    pub fn in_scope(rules: &RuleSet, rule: &Rule) -> RuleRef {
+        RuleRef {
+            scope: Some(
+                rules
+                    .scopes
+                    .get(rule.scope)
+                    .map(|s| s.name())
+                    .unwrap_or_default(),
+            ),
+            ..RuleRef::new(rules, rule)
+        }
+    }
+}
+
+impl std::fmt::Display for RuleRef {
+    /// `rules.d/gmail.rules:12: /regex/ -> 5.1.1 quarantine`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} -> {} {}",
+            self.rule, self.regex, self.status, self.verdict
+        )
+    }
 }
 
 /// The full story of one classification.
@@ -493,16 +538,7 @@ impl<T: AsRef<[u32]>> Classifier<T> {
                 matching_rules: matching
                     .iter()
                     .filter_map(|&r| t.rules.rules.get(r))
-                    .map(|rule| RuleRef {
-                        rule: rule.location(),
-                        regex: format!(
-                            "/{}/{}",
-                            rule.regex,
-                            if rule.case_insensitive { "i" } else { "" }
-                        ),
-                        status: rule.status,
-                        verdict: t.rules.rule_verdict(rule),
-                    })
+                    .map(|rule| RuleRef::new(&t.rules, rule))
                     .collect(),
             });
         }

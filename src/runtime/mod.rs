@@ -20,5 +20,6 @@
 
 pub mod artifact;
 pub mod classify;
+pub mod engine;
 pub mod tables;
 mod toc;

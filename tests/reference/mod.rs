@@ -251,11 +251,13 @@ pub fn corpus_files() -> Vec<PathBuf> {
 }
 
 /// A corpus file, parsed; the test fails on a file that does not parse.
-pub fn read_corpus(path: &Path) -> mxrules::verify::corpus::Corpus {
+pub fn read_corpus(path: &Path) -> mxrules::verify::Corpus {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    mxrules::verify::corpus::Corpus::from_yaml(&text)
-        .unwrap_or_else(|e| panic!("{}:{e}", path.display()))
+    let name = path.display().to_string();
+    mxrules::verify::CorpusFile::parse(&name, &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .corpus
 }
 
 /// `../shared/corpus`, where the shared corpora live when present.

@@ -50,12 +50,13 @@
 
 use std::collections::HashMap;
 
+use super::ReportRecord;
 use super::table::status_label;
-use super::{ReportRecord, plural};
 use crate::core::model::{RuleSet, ScopeKey};
 use crate::core::normalize::{Reply, normalize_mx};
 use crate::core::source::Location;
 use crate::core::status::Status;
+use crate::core::text::plural;
 use crate::output::csv::field as csv_field;
 
 mod guess;
