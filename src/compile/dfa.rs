@@ -20,7 +20,7 @@ pub(crate) type Dfa = dense::DFA<Vec<u32>>;
 pub enum DfaError {
     /// The automaton builder refused: the regex does not compile, or an
     /// intermediate automaton went over the cap.
-    Build(dense::BuildError),
+    Build(Box<dense::BuildError>),
     /// The finished table is over the cap.
     OverCap {
         /// The bytes the table takes.
@@ -56,7 +56,7 @@ impl std::error::Error for DfaError {
         match self {
             // The builder's own message is this error's message: its cause
             // comes next.
-            DfaError::Build(e) => std::error::Error::source(e),
+            DfaError::Build(e) => std::error::Error::source(e.as_ref()),
             DfaError::OverCap { .. } => None,
         }
     }
@@ -95,7 +95,7 @@ fn build_with(patterns: &[String], limit: usize, kind: MatchKind) -> Result<Dfa,
         .syntax(syntax_config(false))
         .thompson(thompson::Config::new().nfa_size_limit(Some(limit)))
         .build_many(patterns)
-        .map_err(DfaError::Build)?;
+        .map_err(|e| DfaError::Build(Box::new(e)))?;
     if dfa.memory_usage() > limit {
         return Err(DfaError::OverCap {
             bytes: dfa.memory_usage(),
