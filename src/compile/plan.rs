@@ -15,13 +15,13 @@ use crate::core::model::Rule;
 use crate::runtime::tables::{Piece, Pieces};
 
 /// The regex of a rule as regex-syntax reads it for analysis.
-fn hir(rule: &Rule) -> Option<Hir> {
+fn hir(regex: &str, case_insensitive: bool) -> Option<Hir> {
     regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
-        .case_insensitive(rule.case_insensitive)
+        .case_insensitive(case_insensitive)
         .build()
-        .parse(&rule.regex)
+        .parse(regex)
         .ok()
 }
 
@@ -294,7 +294,12 @@ pub enum Plan {
 /// strings, else up to [`MAX_GROUPS`] literal groups for its pieces when it
 /// is literal pieces with `.*` or `.+` between them, or for its DFA.
 pub fn plan(rule: &Rule) -> Plan {
-    let Some(h) = hir(rule) else {
+    plan_regex(&rule.regex, rule.case_insensitive)
+}
+
+/// [`plan`] of a regex, with the `i` flag or not.
+fn plan_regex(regex: &str, case_insensitive: bool) -> Plan {
+    let Some(h) = hir(regex, case_insensitive) else {
         return Plan::Dfa { groups: Vec::new() };
     };
     if let Some(p) = exact_plan(&h) {
@@ -420,13 +425,27 @@ fn exact_plan(h: &Hir) -> Option<Plan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syntax::ast::{Block, ScopeItem};
     use crate::syntax::load::Parsed;
 
+    /// The plans of the rules of one scope block, in order (the rules are
+    /// parsed, not checked: their regexes are valid).
     fn plans(src: &str) -> Vec<Plan> {
         let mut parsed = Parsed::default();
         parsed.add_text("t.rules", src);
-        let rules = crate::check::check(&parsed).rules.expect("checked");
-        rules.rules.iter().map(plan).collect()
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let mut out = Vec::new();
+        for (_, file) in &parsed.files {
+            for block in &file.blocks {
+                let Block::Scope(scope) = block else { continue };
+                for item in &scope.items {
+                    if let ScopeItem::Rule(r) = item {
+                        out.push(plan_regex(&r.regex.value, r.flags.value.contains('i')));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn texts(p: &Plan) -> Vec<(String, String)> {
