@@ -33,7 +33,7 @@ const MAX_LITERAL_LEN: usize = 48;
 /// Longest string of a rule's whole language.
 const MAX_EXACT_LEN: usize = 200;
 /// Most literal groups a DFA rule is prefiltered on (a rule found by its
-/// pieces: one).
+/// pieces: one); the docs of [`plan`] say three.
 const MAX_GROUPS: usize = 3;
 
 /// A string a regex matches, position by position: a byte, or a letter in
@@ -291,7 +291,7 @@ pub enum Plan {
 }
 
 /// How to find `rule` in a reply: exact strings when its regex is a few
-/// strings, else up to [`MAX_GROUPS`] literal groups for its pieces when it
+/// strings, else up to three literal groups for its pieces when it
 /// is literal pieces with `.*` or `.+` between them, or for its DFA.
 pub fn plan(rule: &Rule) -> Plan {
     plan_regex(&rule.regex, rule.case_insensitive)
