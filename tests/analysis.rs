@@ -10,10 +10,7 @@ use mxrules::diag::{Code, render_human};
 use mxrules::syntax::load::Parsed;
 
 fn load(name: &str) -> (Parsed, RuleSet) {
-    let path = Path::new("tests/analysis").join(name);
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(&path)).unwrap();
-    let mut parsed = Parsed::default();
-    parsed.add_bytes(&path.to_string_lossy(), &bytes);
+    let parsed = parsed(name);
     let checked = mxrules::check::check(&parsed);
     assert!(
         checked.diagnostics.is_empty(),
@@ -413,4 +410,77 @@ fn reported_category_condition_applies_only_to_that_category() {
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].message, "unknown category `policy-relatd`");
     assert_eq!(d[0].help.as_deref(), Some("did you mean `policy-related`?"));
+}
+
+/// A case loaded under its name, not checked yet.
+fn parsed(name: &str) -> Parsed {
+    let path = Path::new("tests/analysis").join(name);
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(&path)).unwrap();
+    let mut parsed = Parsed::default();
+    parsed.add_bytes(&path.to_string_lossy(), &bytes);
+    parsed
+}
+
+#[test]
+fn check_all_compiles_even_without_analysis_and_reports_rules_too_big() {
+    let parsed = parsed("E015.rules");
+    let opts = mxrules::check::Options {
+        analysis: None,
+        compile: mxrules::compile::Options {
+            dfa_size_limit: 2_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let checked = mxrules::check::check_all(&parsed, &opts);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E015"]);
+    assert!(checked.has_errors());
+    assert!(checked.rules.is_some(), "the rules validate");
+    assert!(checked.compiled.is_none());
+    assert!(checked.analysis.is_none());
+}
+
+#[test]
+fn check_all_runs_the_analysis_on_the_compiled_rules() {
+    let parsed = parsed("four_findings.rules");
+    let checked = mxrules::check::check_all(&parsed, &mxrules::check::Options::default());
+    let (_, rules, report) = analyse("four_findings.rules", &Options::default());
+    assert_eq!(checked.diagnostics, report.diagnostics);
+    assert_eq!(checked.analysis.map(|s| s.rules), Some(rules.rules.len()));
+    let compiled = checked.compiled.expect("the rules compile");
+    assert_eq!(compiled.stats.rules, rules.rules.len());
+}
+
+#[test]
+fn check_all_drops_allowed_warnings_and_denies_the_others() {
+    let parsed = parsed("W005.rules");
+    let allowed = mxrules::check::check_all(
+        &parsed,
+        &mxrules::check::Options {
+            allow: vec![Code::ShadowedRule],
+            ..Default::default()
+        },
+    );
+    assert!(allowed.diagnostics.is_empty(), "{:?}", allowed.diagnostics);
+    let denied = mxrules::check::check_all(
+        &parsed,
+        &mxrules::check::Options {
+            deny_warnings: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(denied.diagnostics.len(), 1);
+    assert_eq!(denied.diagnostics[0].code, Code::ShadowedRule);
+    assert_eq!(
+        denied.diagnostics[0].severity,
+        mxrules::diag::Severity::Error
+    );
+    assert!(denied.has_errors());
+    // The rules themselves are fine: validated and compiled.
+    assert!(denied.compiled.is_some());
 }

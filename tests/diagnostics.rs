@@ -5,8 +5,9 @@
 //! snapshot of its rendering, `snapshots/diag__<code>.snap`. Adding a code
 //! without its golden input fails [`every_code_has_a_case`].
 //!
-//! Each input goes through what `mxrules check` does (parse, check, analyse),
-//! then `compile`, so codes of every stage are covered. Inputs too large to
+//! Each input goes through [`mxrules::check::check_all`], what `mxrules
+//! check` runs (parse, validate, compile, analyse), so codes of every stage
+//! are covered. Inputs too large to
 //! commit (E012: a file over [`mxrules::syntax::MAX_FILE_BYTES`]) are written
 //! by the test into a temporary directory and loaded from there under a
 //! stable name.
@@ -14,11 +15,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mxrules::check::analysis::{self, analyse};
-use mxrules::check::check;
-use mxrules::compile::{self, compile};
+use mxrules::check::{self, analysis, check, check_all};
 use mxrules::core::source::SourceMap;
-use mxrules::diag::{self, Code, Diagnostic, Severity, render_human, render_json};
+use mxrules::diag::{Code, Diagnostic, Severity, render_human, render_json};
 use mxrules::syntax::load::Parsed;
 
 /// The directory of the golden inputs, relative to the crate root.
@@ -243,22 +242,18 @@ fn load_case(code: Code) -> Parsed {
     parsed
 }
 
-/// Every diagnostic of the whole pipeline, sorted: parse and check, then
-/// (when the rules check) analysis and compilation. The flag says whether the
-/// rules compiled.
+/// Every diagnostic of the whole pipeline, sorted, as `mxrules check`
+/// reports them. The flag says whether the rules compiled.
 fn diagnose(parsed: &Parsed, opts: &analysis::Options) -> (Vec<Diagnostic>, bool) {
-    let checked = check(parsed);
-    let mut diags = checked.diagnostics;
-    let mut compiled = false;
-    if let Some(rules) = checked.rules {
-        diags.extend(analyse(&rules, opts).diagnostics);
-        match compile(rules, &compile::Options::default()) {
-            Ok(_) => compiled = true,
-            Err(d) => diags.extend(d),
-        }
-        diag::sort(&mut diags);
-    }
-    (diags, compiled)
+    let checked = check_all(
+        parsed,
+        &check::Options {
+            analysis: Some(opts.clone()),
+            ..Default::default()
+        },
+    );
+    let compiled = checked.compiled.is_some();
+    (checked.diagnostics, compiled)
 }
 
 fn codes(diags: &[Diagnostic]) -> BTreeSet<&'static str> {

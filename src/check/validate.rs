@@ -1,4 +1,4 @@
-//! Semantic checks: syntax trees to a validated [`RuleSet`].
+//! Validation: syntax trees to a validated [`RuleSet`].
 //!
 //! [`check`] looks at every file and reports every problem it finds, not the
 //! first: statuses outside RFC 3463, unknown words, regexes that do not
@@ -31,15 +31,12 @@ use crate::diag::{Code, Diagnostic};
 use crate::syntax::ast::{self, Block, ScopeItem, SelectorKind, Spanned};
 use crate::syntax::load::Parsed;
 
-/// The result of checking: the rule set when there is no error, and every
-/// diagnostic.
-#[derive(Debug)]
-pub struct Checked {
-    pub rules: Option<RuleSet>,
-    pub diagnostics: Vec<Diagnostic>,
-}
+use super::Checked;
 
-/// Checks parsed files (whose parse diagnostics are included in the result).
+/// Validates parsed files: the first stage of checking, on its own. The
+/// result holds the parse diagnostics and the validation's, sorted, and the
+/// rule set when none is an error; nothing is compiled or analysed
+/// ([`super::check_all`] runs every stage).
 pub fn check(parsed: &Parsed) -> Checked {
     let mut cx = Checker {
         sources: &parsed.sources,
@@ -79,9 +76,13 @@ pub fn check(parsed: &Parsed) -> Checked {
     Checked {
         rules: if has_error { None } else { Some(rs) },
         diagnostics: diags,
+        compiled: None,
+        analysis: None,
     }
 }
 
+/// The state of one validation: what is built so far, and what was seen
+/// (to find duplicates and gaps).
 struct Checker<'a> {
     sources: &'a SourceMap,
     diags: Vec<Diagnostic>,
@@ -236,10 +237,48 @@ impl Checker<'_> {
         }
     }
 
+    /// A scope block: its keys, then its rules and `initial` blocks in
+    /// order.
     fn scope_block(&mut self, s: &ast::ScopeBlock) {
         let scope_index = self.scopes.len();
+        let keys = self.scope_keys_of(&s.header);
+        if s.items.is_empty() {
+            self.push(
+                Diagnostic::new(
+                    Code::EmptyBlock,
+                    "scope block holds no rules",
+                    s.header.span,
+                    "this scope is empty",
+                )
+                .with_help("add rules or delete the block"),
+            );
+        }
+        self.scopes.push(Scope {
+            keys,
+            rules: Vec::new(),
+            origin: self.sources.location(s.header.span),
+        });
+        for item in &s.items {
+            match item {
+                ScopeItem::Rule(r) => self.rule(
+                    r,
+                    &RuleContext {
+                        scope: scope_index,
+                        initial: &[],
+                        reported: &[],
+                        block: None,
+                    },
+                ),
+                ScopeItem::Initial(b) => self.initial_block(b, scope_index),
+            }
+        }
+    }
+
+    /// The valid keys of a scope header that no earlier scope declared
+    /// (E005 for one that did).
+    fn scope_keys_of(&mut self, header: &ast::ScopeHeader) -> Vec<ScopeKey> {
         let mut keys = Vec::new();
-        for sel in &s.header.selectors {
+        for sel in &header.selectors {
             if sel.kind == SelectorKind::Global {
                 keys.push((ScopeKey::Global, sel.span));
                 continue;
@@ -271,69 +310,57 @@ impl Checker<'_> {
             self.scope_keys.insert(key.clone(), span);
             scope_keys.push(key);
         }
-        if s.items.is_empty() {
+        scope_keys
+    }
+
+    /// An `initial` block: its status patterns and `reported` categories,
+    /// then its rules under them.
+    fn initial_block(&mut self, b: &ast::InitialBlock, scope: usize) {
+        let mut patterns = Vec::new();
+        for p in &b.patterns {
+            if let Some(p) = self.pattern(p, "initial status") {
+                patterns.push(p);
+            }
+        }
+        if b.rules.is_empty() {
             self.push(
                 Diagnostic::new(
                     Code::EmptyBlock,
-                    "scope block holds no rules",
-                    s.header.span,
-                    "this scope is empty",
+                    "initial block holds no rules",
+                    b.header(),
+                    "this block is empty",
                 )
                 .with_help("add rules or delete the block"),
             );
         }
-        self.scopes.push(Scope {
-            keys: scope_keys,
-            rules: Vec::new(),
-            origin: self.sources.location(s.header.span),
-        });
-        for item in &s.items {
-            match item {
-                ScopeItem::Rule(r) => self.rule(r, scope_index, &[], &[], None),
-                ScopeItem::Initial(b) => {
-                    let mut patterns = Vec::new();
-                    for p in &b.patterns {
-                        if let Some(p) = self.pattern(p, "initial status") {
-                            patterns.push(p);
-                        }
-                    }
-                    if b.rules.is_empty() {
-                        self.push(
-                            Diagnostic::new(
-                                Code::EmptyBlock,
-                                "initial block holds no rules",
-                                b.header(),
-                                "this block is empty",
-                            )
-                            .with_help("add rules or delete the block"),
-                        );
-                    }
-                    let mut reported = Vec::new();
-                    for w in &b.reported {
-                        match Category::from_word(&w.value) {
-                            Some(c) => reported.push(c),
-                            None => self.push(
-                                Diagnostic::new(
-                                    Code::UnknownWord,
-                                    format!("unknown category `{}`", w.value),
-                                    w.span,
-                                    "not a category",
-                                )
-                                .with_help(suggest(
-                                    &w.value,
-                                    Category::ALL.iter().map(|c| c.as_str()),
-                                    "categories",
-                                )),
-                            ),
-                        }
-                    }
-                    let valid =
-                        patterns.len() == b.patterns.len() && reported.len() == b.reported.len();
-                    for r in &b.rules {
-                        self.rule(r, scope_index, &patterns, &reported, valid.then_some(b));
-                    }
-                }
+        let mut reported = Vec::new();
+        for w in &b.reported {
+            match Category::from_word(&w.value) {
+                Some(c) => reported.push(c),
+                None => self.push(
+                    Diagnostic::new(
+                        Code::UnknownWord,
+                        format!("unknown category `{}`", w.value),
+                        w.span,
+                        "not a category",
+                    )
+                    .with_help(suggest(
+                        &w.value,
+                        Category::ALL.iter().map(|c| c.as_str()),
+                        "categories",
+                    )),
+                ),
             }
+        }
+        let valid = patterns.len() == b.patterns.len() && reported.len() == b.reported.len();
+        let cx = RuleContext {
+            scope,
+            initial: &patterns,
+            reported: &reported,
+            block: valid.then_some(b),
+        };
+        for r in &b.rules {
+            self.rule(r, &cx);
         }
     }
 
@@ -377,35 +404,83 @@ impl Checker<'_> {
         })
     }
 
-    fn rule(
+    /// Checks one rule in its context; adds it to the rule set when it has
+    /// no error. Steps in order: flags, regex, status, words, the status
+    /// class against the `initial` block, examples.
+    fn rule(&mut self, r: &ast::Rule, cx: &RuleContext<'_>) {
+        let flags_ok = self.rule_flags(&r.flags);
+        let case_insensitive = r.flags.value.contains('i');
+        let regex = self.rule_regex(r, case_insensitive);
+        let status = match r.status.value.parse::<Status>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.status_error(&r.status, &e, "status");
+                None
+            }
+        };
+        let words = self.rule_words(&r.words);
+        if let (Some(status), Some(block)) = (status, cx.block) {
+            self.status_class(r, status, cx.initial, block);
+        }
+        let matcher = regex.as_ref().and_then(Option::as_ref);
+        let examples_ok = self.rule_examples(r, matcher, cx);
+        let (true, Some(_), Some(status), Some(words), true) =
+            (flags_ok, regex, status, words, examples_ok)
+        else {
+            return;
+        };
+        let id = self.rules.len();
+        self.rules.push(model::Rule {
+            id,
+            scope: cx.scope,
+            regex: r.regex.value.clone(),
+            case_insensitive,
+            initial: cx.initial.to_vec(),
+            reported: cx.reported.to_vec(),
+            status,
+            verdict: words.verdict,
+            category: words.category,
+            note: r.note.as_ref().map(|n| n.value.clone()),
+            examples: r.examples.iter().map(|e| e.reply.value.clone()).collect(),
+            example_spans: r.examples.iter().map(|e| e.reply.span).collect(),
+            origin: self.sources.location(r.span),
+            span: r.span,
+            head: rule_head(r),
+        });
+        if let Some(s) = self.scopes.get_mut(cx.scope) {
+            s.rules.push(id);
+        }
+    }
+
+    /// The flags after the regex: only `i`. False when one is unknown.
+    fn rule_flags(&mut self, flags: &Spanned<String>) -> bool {
+        let mut ok = true;
+        for (i, c) in flags.value.char_indices() {
+            if c == 'i' {
+                continue;
+            }
+            ok = false;
+            self.push(
+                Diagnostic::new(
+                    Code::UnknownFlag,
+                    format!("unknown regex flag `{c}`"),
+                    sub_span(flags.span, i..i + c.len_utf8()),
+                    "not a flag",
+                )
+                .with_help("the only flag is `i` (ASCII case-insensitive); use `(?x)` and the like inside the regex"),
+            );
+        }
+        ok
+    }
+
+    /// The regex: an empty one is a warning; one that does not parse, or
+    /// cannot be a DFA, an error (`None`). When the rule has examples, the
+    /// regex is built to match them against (`Some(Some(_))`).
+    fn rule_regex(
         &mut self,
         r: &ast::Rule,
-        scope: usize,
-        initial: &[StatusPattern],
-        reported: &[Category],
-        block: Option<&ast::InitialBlock>,
-    ) {
-        let mut ok = true;
-        // Flags.
-        let mut case_insensitive = false;
-        for (i, c) in r.flags.value.char_indices() {
-            match c {
-                'i' => case_insensitive = true,
-                _ => {
-                    ok = false;
-                    self.push(
-                        Diagnostic::new(
-                            Code::UnknownFlag,
-                            format!("unknown regex flag `{c}`"),
-                            sub_span(r.flags.span, i..i + c.len_utf8()),
-                            "not a flag",
-                        )
-                        .with_help("the only flag is `i` (ASCII case-insensitive); use `(?x)` and the like inside the regex"),
-                    );
-                }
-            }
-        }
-        // Regex.
+        case_insensitive: bool,
+    ) -> Option<Option<regex_automata::meta::Regex>> {
         if r.regex.value.is_empty() {
             self.push(
                 Diagnostic::new(
@@ -417,7 +492,6 @@ impl Checker<'_> {
                 .with_help("write the reply text this rule is about"),
             );
         }
-        let mut matcher = None;
         let parsed = regex_syntax::ParserBuilder::new()
             .unicode(false)
             .utf8(false)
@@ -426,7 +500,6 @@ impl Checker<'_> {
             .parse(&r.regex.value);
         match parsed {
             Err(e) => {
-                ok = false;
                 let (range, what) = regex_error(&e);
                 self.push(
                     Diagnostic::new(
@@ -437,9 +510,9 @@ impl Checker<'_> {
                     )
                     .with_note("regexes use the syntax of the Rust `regex` crate, byte-oriented (no Unicode classes)"),
                 );
+                None
             }
             Ok(hir) if hir.properties().look_set().contains_word_unicode() => {
-                ok = false;
                 self.push(
                     Diagnostic::new(
                         Code::RegexSyntax,
@@ -449,39 +522,36 @@ impl Checker<'_> {
                     )
                     .with_help("use the ASCII word boundary `\\b` (the default here)"),
                 );
+                None
             }
-            Ok(_) if r.examples.is_empty() => {}
+            Ok(_) if r.examples.is_empty() => Some(None),
             Ok(_) => {
                 let built = regex_automata::meta::Regex::builder()
                     .syntax(model::syntax_config(case_insensitive))
                     .build(&r.regex.value);
                 match built {
-                    Ok(re) => matcher = Some(re),
+                    Ok(re) => Some(Some(re)),
                     Err(e) => {
-                        ok = false;
                         self.push(Diagnostic::new(
                             Code::RegexSyntax,
                             format!("invalid regex: {e}"),
                             r.regex.span,
                             "this regex cannot be built",
                         ));
+                        None
                     }
                 }
             }
         }
-        // Status.
-        let status = match r.status.value.parse::<Status>() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                ok = false;
-                self.status_error(&r.status, &e, "status");
-                None
-            }
-        };
-        // Verdict, category.
+    }
+
+    /// The words after the status: at most one verdict and one category.
+    /// `None` when a word is unknown or repeated.
+    fn rule_words(&mut self, words: &[Spanned<String>]) -> Option<Words> {
+        let mut ok = true;
         let mut verdict: Option<(Verdict, Span)> = None;
         let mut category: Option<(Category, Span)> = None;
-        for w in &r.words {
+        for w in words {
             if let Some(v) = Verdict::from_word(&w.value) {
                 if let Some((_, first)) = verdict {
                     ok = false;
@@ -535,97 +605,120 @@ impl Checker<'_> {
                 );
             }
         }
-        // Status class against the initial block.
-        if let (Some(status), Some(block)) = (status, block) {
-            let classes: Vec<u8> = initial.iter().filter_map(StatusPattern::class).collect();
-            if classes.len() == initial.len()
-                && !classes.is_empty()
-                && !classes.contains(&status.class)
-            {
-                self.push(
-                    Diagnostic::new(
-                        Code::StatusClassMismatch,
-                        format!(
-                            "rule rewrites to class {} inside an `initial` block of class {}",
-                            status.class,
-                            join_classes(&classes)
-                        ),
-                        r.status.span,
-                        format!("class {}", status.class),
-                    )
-                    .with_secondary(block.header(), "the bounce arrived with this status")
-                    .with_help("a permanent failure rewritten as temporary (or back) is usually a typo; check the status"),
-                );
-            }
-        }
-        // Examples.
-        for ex in &r.examples {
-            if let Some(re) = &matcher {
-                let reply = Reply::new(&ex.reply.value, None);
-                if !re.is_match(reply.text.as_bytes()) {
-                    ok = false;
-                    self.push(
-                        Diagnostic::new(
-                            Code::ExampleMismatch,
-                            "example does not match its rule's regex",
-                            ex.reply.span,
-                            "this reply does not match",
-                        )
-                        .with_secondary(r.regex.span, "the rule's regex")
-                        .with_note(format!("the normalized reply is `{}`", reply.text)),
-                    );
-                } else if !initial.is_empty()
-                    && !reply
-                        .initial
-                        .is_some_and(|s| initial.iter().any(|p| p.matches(s)))
-                {
-                    ok = false;
-                    let got = reply
-                        .initial
-                        .map_or_else(|| String::from("none"), |s| format!("`{s}`"));
-                    let want = initial
-                        .iter()
-                        .map(|p| format!("`{p}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let mut d = Diagnostic::new(
-                        Code::ExampleInitial,
-                        format!("example's initial status is {got}, outside the rule's `initial` condition"),
-                        ex.reply.span,
-                        format!("initial status {got}"),
-                    )
-                    .with_note(format!("the rule applies to bounces that arrived with {want}"));
-                    if let Some(b) = block {
-                        d = d.with_secondary(b.header(), "the condition");
-                    }
-                    self.push(d);
-                }
-            }
-        }
-        if let (true, Some(status)) = (ok, status) {
-            let id = self.rules.len();
-            self.rules.push(model::Rule {
-                id,
-                scope,
-                regex: r.regex.value.clone(),
-                case_insensitive,
-                initial: initial.to_vec(),
-                reported: reported.to_vec(),
-                status,
-                verdict: verdict.map(|v| v.0),
-                category: category.map(|c| c.0),
-                note: r.note.as_ref().map(|n| n.value.clone()),
-                examples: r.examples.iter().map(|e| e.reply.value.clone()).collect(),
-                example_spans: r.examples.iter().map(|e| e.reply.span).collect(),
-                origin: self.sources.location(r.span),
-                span: r.span,
-                head: rule_head(r),
-            });
-            if let Some(s) = self.scopes.get_mut(scope) {
-                s.rules.push(id);
-            }
+        ok.then_some(Words {
+            verdict: verdict.map(|v| v.0),
+            category: category.map(|c| c.0),
+        })
+    }
+
+    /// W001: a rule inside an `initial` block of one class that rewrites
+    /// to another class.
+    fn status_class(
+        &mut self,
+        r: &ast::Rule,
+        status: Status,
+        initial: &[StatusPattern],
+        block: &ast::InitialBlock,
+    ) {
+        let classes: Vec<u8> = initial.iter().filter_map(StatusPattern::class).collect();
+        if classes.len() == initial.len() && !classes.is_empty() && !classes.contains(&status.class)
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::StatusClassMismatch,
+                    format!(
+                        "rule rewrites to class {} inside an `initial` block of class {}",
+                        status.class,
+                        join_classes(&classes)
+                    ),
+                    r.status.span,
+                    format!("class {}", status.class),
+                )
+                .with_secondary(block.header(), "the bounce arrived with this status")
+                .with_help("a permanent failure rewritten as temporary (or back) is usually a typo; check the status"),
+            );
         }
     }
+
+    /// The examples against the regex (`matcher`, when it was built): each
+    /// must match (E006) and, under an `initial` condition, carry an
+    /// initial status the condition accepts (E013). False when one fails.
+    fn rule_examples(
+        &mut self,
+        r: &ast::Rule,
+        matcher: Option<&regex_automata::meta::Regex>,
+        cx: &RuleContext<'_>,
+    ) -> bool {
+        let Some(re) = matcher else {
+            return true;
+        };
+        let mut ok = true;
+        for ex in &r.examples {
+            let reply = Reply::new(&ex.reply.value, None);
+            if !re.is_match(reply.text.as_bytes()) {
+                ok = false;
+                self.push(
+                    Diagnostic::new(
+                        Code::ExampleMismatch,
+                        "example does not match its rule's regex",
+                        ex.reply.span,
+                        "this reply does not match",
+                    )
+                    .with_secondary(r.regex.span, "the rule's regex")
+                    .with_note(format!("the normalized reply is `{}`", reply.text)),
+                );
+            } else if !cx.initial.is_empty()
+                && !reply
+                    .initial
+                    .is_some_and(|s| cx.initial.iter().any(|p| p.matches(s)))
+            {
+                ok = false;
+                let got = reply
+                    .initial
+                    .map_or_else(|| String::from("none"), |s| format!("`{s}`"));
+                let want = cx
+                    .initial
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut d = Diagnostic::new(
+                    Code::ExampleInitial,
+                    format!(
+                        "example's initial status is {got}, outside the rule's `initial` condition"
+                    ),
+                    ex.reply.span,
+                    format!("initial status {got}"),
+                )
+                .with_note(format!(
+                    "the rule applies to bounces that arrived with {want}"
+                ));
+                if let Some(b) = cx.block {
+                    d = d.with_secondary(b.header(), "the condition");
+                }
+                self.push(d);
+            }
+        }
+        ok
+    }
+}
+
+/// Where a rule stands: its scope and the `initial` block around it.
+struct RuleContext<'b> {
+    /// Index of the rule's scope in the rule set.
+    scope: usize,
+    /// The block's valid status patterns; empty outside a block.
+    initial: &'b [StatusPattern],
+    /// The block's valid `reported` categories.
+    reported: &'b [Category],
+    /// The block, when it is wholly valid (its patterns and categories).
+    block: Option<&'b ast::InitialBlock>,
+}
+
+/// A rule's verdict and category, when its words are valid.
+struct Words {
+    verdict: Option<Verdict>,
+    category: Option<Category>,
 }
 
 /// The span of a rule from its opening slash to its last word or note.

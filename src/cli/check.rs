@@ -1,12 +1,15 @@
-//! `mxrules check`: parse, validate and analyse rules files.
+//! `mxrules check`: the arguments of [`mxrules::check::check_all`], its
+//! diagnostics printed, and the exit code.
 
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use mxrules::check::{self, analysis};
 use mxrules::diag::{self, Code, Severity};
 
 use super::{Color, Exit, fail, print_stderr, print_stdout};
 
+/// The arguments of `mxrules check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Rules files or directories (searched for `*.rules`).
@@ -40,11 +43,12 @@ enum Format {
     Json,
 }
 
+/// Runs `mxrules check`: the library's whole check, printed.
 pub fn run(args: Args, color: Color) -> Exit {
-    let mut allowed = Vec::new();
+    let mut allow = Vec::new();
     for a in &args.allow {
         match Code::from_str_or_name(a) {
-            Some(c) if c.severity() != Severity::Error => allowed.push(c),
+            Some(c) if c.severity() != Severity::Error => allow.push(c),
             Some(c) => {
                 return fail(format!(
                     "`{a}` is an error ({}), it cannot be allowed",
@@ -58,71 +62,40 @@ pub fn run(args: Args, color: Color) -> Exit {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let file_count = parsed.sources.files().count();
-    let checked = mxrules::check::check(&parsed);
-    let mut diags = checked.diagnostics;
-    let mut analysis_stats = None;
-    if let Some(rules) = &checked.rules {
-        // Rules too big for a DFA are found by compiling; the compiled
-        // classifier then serves the analysis of examples.
-        let classifier =
-            match mxrules::compile::compile(rules.clone(), &mxrules::compile::Options::default()) {
-                Ok((tables, _)) => {
-                    Some(mxrules::runtime::classify::Classifier::from_tables(tables))
-                }
-                Err(errors) => {
-                    diags.extend(errors);
-                    None
-                }
-            };
-        if !args.no_analysis {
-            let opts = mxrules::check::analysis::Options {
-                explain_overrides: args.explain_overrides,
-                ..Default::default()
-            };
-            let report = mxrules::check::analysis::analyse_with(rules, &opts, classifier.as_ref());
-            diags.extend(report.diagnostics);
-            analysis_stats = Some(report.stats);
-        }
-        diag::sort(&mut diags);
-    }
-    diags.retain(|d| !allowed.contains(&d.code));
-    if args.deny_warnings {
-        for d in &mut diags {
-            if d.severity == Severity::Warning {
-                d.severity = Severity::Error;
-            }
-        }
-    }
-    let failed = diags.iter().any(|d| d.severity == Severity::Error);
+    let opts = check::Options {
+        analysis: (!args.no_analysis).then(|| analysis::Options {
+            explain_overrides: args.explain_overrides,
+            ..Default::default()
+        }),
+        allow,
+        deny_warnings: args.deny_warnings,
+        ..Default::default()
+    };
+    let checked = check::check_all(&parsed, &opts);
+    let diags = &checked.diagnostics;
+    let failed = checked.has_errors();
     match args.format {
         Format::Json => {
-            if let Err(e) = print_stdout(&diag::render_json(&diags, &parsed.sources)) {
+            if let Err(e) = print_stdout(&diag::render_json(diags, &parsed.sources)) {
                 return fail(e);
             }
         }
         Format::Human => {
             print_stderr(&diag::render_human(
-                &diags,
+                diags,
                 &parsed.sources,
                 color.for_stderr(),
             ));
-            let rules = checked.rules.as_ref().map_or(0, |r| r.rules.len());
-            let files = if file_count == 1 { "file" } else { "files" };
-            let summary = diag::summary(&diags);
-            if let (Some(s), true) = (&analysis_stats, args.stats) {
-                print_stderr(&format!(
-                    "analysis: {} rules, {} rule pairs compared ({} told apart by their prefixes), {} undecided, {:.1} ms\n",
-                    s.rules,
-                    s.pairs,
-                    s.pairs_skipped_by_prefix,
-                    s.undecided,
-                    s.elapsed.as_secs_f64() * 1000.0
-                ));
+            if let (Some(s), true) = (&checked.analysis, args.stats) {
+                print_stderr(&format!("analysis: {}\n", s.summary()));
             }
+            let file_count = parsed.sources.files().count();
+            let files = if file_count == 1 { "file" } else { "files" };
+            let summary = diag::summary(diags);
             if failed {
                 print_stderr(&format!("checked {file_count} {files}: {summary}\n"));
             } else {
+                let rules = checked.rules.as_ref().map_or(0, |r| r.rules.len());
                 print_stderr(&format!(
                     "checked {file_count} {files}, {rules} {}: {summary}\n",
                     if rules == 1 { "rule" } else { "rules" }

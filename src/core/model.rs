@@ -52,8 +52,12 @@ pub type RuleId = usize;
 /// A scope block: its keys and its rules in source order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
+    /// What the scope applies to (`or` between them), each unique in the
+    /// rule set.
     pub keys: Vec<ScopeKey>,
+    /// Its rules, in the order they are tried.
     pub rules: Vec<RuleId>,
+    /// Where its header is written.
     pub origin: Location,
 }
 
@@ -71,11 +75,13 @@ impl Scope {
 /// One validated rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
+    /// Its index in [`RuleSet::rules`].
     pub id: RuleId,
     /// Index of the rule's scope in [`RuleSet::scopes`].
     pub scope: usize,
     /// The regex as written between the slashes.
     pub regex: String,
+    /// The `i` flag: ASCII letters match either case.
     pub case_insensitive: bool,
     /// The `initial` condition; empty means any initial status.
     pub initial: Vec<StatusPattern>,
@@ -83,15 +89,21 @@ pub struct Rule {
     /// (PowerMTA's `bounceCat`); empty means any, or none reported.
     #[serde(default)]
     pub reported: Vec<Category>,
+    /// The status the bounce is rewritten to.
     pub status: Status,
+    /// The rule's own verdict; `None` leaves it to the policy.
     pub verdict: Option<Verdict>,
+    /// The rule's category, if it names one.
     pub category: Option<Category>,
+    /// The `note` text, if any.
     pub note: Option<String>,
+    /// The example replies, as written.
     pub examples: Vec<String>,
     /// Where each example is written, in the order of `examples` (not
     /// kept in compiled files).
     #[serde(skip)]
     pub example_spans: Vec<Span>,
+    /// Where the rule is written.
     pub origin: Location,
     /// The whole rule, examples included (not kept in compiled files).
     #[serde(skip)]
@@ -135,8 +147,11 @@ impl Rule {
 /// One policy line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyEntry {
+    /// The statuses the entry is for.
     pub pattern: StatusPattern,
+    /// Their verdict.
     pub verdict: Verdict,
+    /// Where the entry is written, when it comes from a file.
     pub origin: Option<Location>,
 }
 
@@ -180,8 +195,11 @@ impl Policy {
 /// Every scope, rule and policy entry of a set of rules files.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSet {
+    /// The verdicts of statuses, for rules without their own.
     pub policy: Policy,
+    /// The scopes, in the order their files were read.
     pub scopes: Vec<Scope>,
+    /// Every rule, by [`RuleId`].
     pub rules: Vec<Rule>,
 }
 

@@ -8,12 +8,17 @@ use serde::{Deserialize, Serialize};
 /// An RFC 3463 enhanced status code: `class.subject.detail`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Status {
+    /// 2 (success), 4 (temporary failure) or 5 (permanent failure).
     pub class: u8,
+    /// 0 to 7: what the status is about (address, mailbox, ...).
     pub subject: u16,
+    /// 0 to 999: the precise condition.
     pub detail: u16,
 }
 
 impl Status {
+    /// The status `class.subject.detail` (not range-checked: parse text
+    /// to check it).
     pub const fn new(class: u8, subject: u16, detail: u16) -> Status {
         Status {
             class,
@@ -56,6 +61,7 @@ impl<'de> Deserialize<'de> for Status {
 
 /// Why a status text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StatusError {
     /// Not three dot-separated numbers.
     Malformed,
@@ -85,10 +91,34 @@ impl fmt::Display for StatusError {
     }
 }
 
+impl StatusError {
+    /// True when the text is not three dot-separated numbers (or `*`).
+    pub fn is_malformed(&self) -> bool {
+        matches!(self, StatusError::Malformed)
+    }
+
+    /// True when a part is a number outside its RFC 3463 range.
+    pub fn is_out_of_range(&self) -> bool {
+        matches!(
+            self,
+            StatusError::Class(_) | StatusError::Subject(_) | StatusError::Detail(_)
+        )
+    }
+
+    /// True when a pattern was written where an exact status is needed.
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self, StatusError::Wildcard)
+    }
+}
+
+impl std::error::Error for StatusError {}
+
 /// One part of a pattern: a number, or `*` for any.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Part {
+    /// `*`: any number.
     Any,
+    /// This number.
     Is(u16),
 }
 
@@ -167,7 +197,9 @@ impl FromStr for Status {
 pub struct StatusPattern {
     /// 0 stands for any class.
     pub class: u8,
+    /// The subject, or any.
     pub subject: Part,
+    /// The detail, or any (when the subject is a number, or any).
     pub detail: Part,
 }
 
@@ -179,6 +211,7 @@ impl StatusPattern {
         detail: Part::Any,
     };
 
+    /// True when `s` is one of the pattern's statuses.
     pub fn matches(&self, s: Status) -> bool {
         (self.class == 0 || self.class == s.class)
             && match self.subject {
@@ -297,6 +330,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order they are listed to people.
     pub const ALL: [Verdict; 4] = [
         Verdict::Quarantine,
         Verdict::Blocked,
@@ -304,6 +338,7 @@ impl Verdict {
         Verdict::Soft,
     ];
 
+    /// The word as written in rules: `quarantine`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Quarantine => "quarantine",
@@ -313,6 +348,7 @@ impl Verdict {
         }
     }
 
+    /// The verdict a word names, if any.
     pub fn from_word(s: &str) -> Option<Verdict> {
         Verdict::ALL.into_iter().find(|v| v.as_str() == s)
     }
@@ -329,16 +365,19 @@ macro_rules! categories {
         /// PowerMTA's bounce categories.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
         pub enum Category {
-            $(#[serde(rename = $word)] $variant,)*
+            $(#[doc = concat!("`", $word, "`")] #[serde(rename = $word)] $variant,)*
         }
 
         impl Category {
+            /// Every category, in PowerMTA's order.
             pub const ALL: &'static [Category] = &[$(Category::$variant,)*];
 
+            /// The word as PowerMTA writes it: `bad-mailbox`.
             pub fn as_str(self) -> &'static str {
                 match self { $(Category::$variant => $word,)* }
             }
 
+            /// The category a word names, if any.
             pub fn from_word(s: &str) -> Option<Category> {
                 match s { $($word => Some(Category::$variant),)* _ => None }
             }

@@ -116,15 +116,20 @@ impl fmt::Display for Code {
 /// A span with a short text shown under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
+    /// Where the label points.
     pub span: Span,
+    /// The text under it.
     pub text: String,
 }
 
 /// One problem found in the rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The stable code: `E005`.
     pub code: Code,
+    /// How serious it is: the code's, unless warnings are denied.
     pub severity: Severity,
+    /// What is wrong, in one line.
     pub message: String,
     /// The text the problem is in.
     pub primary: Label,
@@ -158,6 +163,7 @@ impl Diagnostic {
         }
     }
 
+    /// Adds a label pointing at another place that explains the problem.
     pub fn with_secondary(mut self, span: Span, label: impl Into<String>) -> Self {
         self.secondary.push(Label {
             span,
@@ -166,16 +172,19 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a note shown after the snippet.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
     }
 
+    /// Sets what to do about the problem.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
+    /// True when the diagnostic is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -327,29 +336,29 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
 
 /// One diagnostic as JSON.
 #[derive(Debug, Serialize)]
-pub struct JsonDiagnostic<'a> {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-    pub message: &'a str,
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub end_line: usize,
-    pub end_column: usize,
-    pub label: &'a str,
-    pub related: Vec<JsonLabel<'a>>,
-    pub notes: &'a [String],
-    pub help: Option<&'a str>,
+struct JsonDiagnostic<'a> {
+    code: &'static str,
+    name: &'static str,
+    severity: Severity,
+    message: &'a str,
+    file: String,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    label: &'a str,
+    related: Vec<JsonLabel<'a>>,
+    notes: &'a [String],
+    help: Option<&'a str>,
 }
 
 /// A secondary label as JSON.
 #[derive(Debug, Serialize)]
-pub struct JsonLabel<'a> {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub label: &'a str,
+struct JsonLabel<'a> {
+    file: String,
+    line: usize,
+    column: usize,
+    label: &'a str,
 }
 
 /// One JSON object per line, one line per diagnostic.
