@@ -119,41 +119,41 @@ pub fn compile_parsed(
     opts: &Options,
     color: Color,
 ) -> Result<(Classifier, compile::Stats), Exit> {
-    let checked = mxrules::check::check(parsed);
+    let checked = mxrules::check::check_all(
+        parsed,
+        &mxrules::check::Options {
+            analysis: None,
+            compile: opts.clone(),
+            ..Default::default()
+        },
+    );
+    if let Some(c) = checked.compiled {
+        return Ok((c.classifier, c.stats));
+    }
     let the_rules = what.map_or_else(
         || String::from("the rules"),
         |w| format!("the rules of `{w}`"),
     );
-    let Some(rules) = checked.rules else {
-        let errors: Vec<_> = checked
-            .diagnostics
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        print_stderr(&diag::render_human(
-            &errors,
-            &parsed.sources,
-            color.for_stderr(),
-        ));
-        let hint = if what.is_none() {
-            "; run `mxrules check` for details"
-        } else {
-            ""
-        };
-        return Err(rules_failed(format!(
-            "{the_rules} have {}{hint}",
-            counted(errors.len(), "error", "errors")
-        )));
-    };
-    match compile::compile(rules, opts) {
-        Ok((tables, stats)) => Ok((Classifier::from_tables(tables), stats)),
-        Err(diags) => {
-            print_stderr(&diag::render_human(
-                &diags,
-                &parsed.sources,
-                color.for_stderr(),
-            ));
-            Err(rules_failed(format!("{the_rules} do not compile")))
-        }
+    let errors: Vec<_> = checked
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    print_stderr(&diag::render_human(
+        &errors,
+        &parsed.sources,
+        color.for_stderr(),
+    ));
+    if checked.rules.is_some() {
+        return Err(rules_failed(format!("{the_rules} do not compile")));
     }
+    let hint = if what.is_none() {
+        "; run `mxrules check` for details"
+    } else {
+        ""
+    };
+    Err(rules_failed(format!(
+        "{the_rules} have {}{hint}",
+        counted(errors.len(), "error", "errors")
+    )))
 }
