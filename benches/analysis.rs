@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench --bench analysis`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark stops on what it cannot measure
+
 use std::fmt::Write as _;
 use std::time::Instant;
 

@@ -43,6 +43,8 @@
 //! only), `MXBENCH_ONLY=classify` (only generate, compile and run
 //! engine (a) in a loop: for `perf record`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark stops on what it cannot measure
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -2,6 +2,8 @@
 //! trip, determinism, and every kind of damage rejected with a clear error,
 //! never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails by panicking
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -3,6 +3,8 @@
 //! bounces with and without an MX, a recipient, a reported status and a
 //! reported category, with one `Normalizer` reused across all of them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails by panicking
+
 use mxrules::core::bounce::{Bounce, BounceRef};
 
 use mxrules::core::status::{Category, Status, Verdict};

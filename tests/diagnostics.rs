@@ -12,6 +12,8 @@
 //! by the test into a temporary directory and loaded from there under a
 //! stable name.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails by panicking
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

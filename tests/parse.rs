@@ -2,6 +2,8 @@
 //! valid rules file of the project (`tests/cases/valid_*.rules` and
 //! `rules.d/*.rules`), the example of the design brief, and exact spans.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails by panicking
+
 use std::path::{Path, PathBuf};
 
 use mxrules::check::analysis::{self, analyse};

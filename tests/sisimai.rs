@@ -17,6 +17,8 @@
 //! label: file, recipient index, Sisimai's reason, our status, verdict and
 //! deciding rule. No text of the corpus is copied.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails by panicking
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;

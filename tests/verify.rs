@@ -3,6 +3,8 @@
 //! diff of the fixed pair of rule sets in `tests/verify/old` and
 //! `tests/verify/new` (one rule changed) over `tests/verify/replies.*`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails by panicking
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
