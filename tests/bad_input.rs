@@ -266,9 +266,8 @@ fn unterminated_string() {
     expect("unterminated.rules", src.as_bytes(), &[("E001", 2, 59)]);
 }
 
-/// Bug: the parser has a message for an unterminated string ("unterminated
-/// string", help about `\"`), but pest never names the string body in its
-/// error, so the message is the generic list of what was expected.
+/// An unterminated string is named as such (pest's error alone would be the
+/// generic list of what was expected, since it never names the string body).
 #[test]
 fn unterminated_string_says_so() {
     let src =
@@ -277,8 +276,8 @@ fn unterminated_string_says_so() {
     assert_eq!(diags[0].message, "unterminated string");
 }
 
-/// Bug: a string with an escape other than `\"` and `\\` (`\n`, `\r`, `\t`)
-/// gets the same unhelpful message, pointing at the opening quote.
+/// A string with an escape other than `\"` and `\\` (`\n`, `\r`, `\t`) is
+/// told which escape is wrong, not only where the string opens.
 #[test]
 fn unknown_string_escape_names_the_escape() {
     let src = "global {\n    /^452 / -> 4.2.2 example \"452-4.2.2 over quota\\r\\n452 4.2.2 try later\"\n}\n";
@@ -362,7 +361,7 @@ fn crlf_positions() {
     assert_eq!(file.slice(diags[0].primary.span), "9");
 }
 
-/// Bug: the snippet of a CRLF file shows the CR of each line as `␍`.
+/// The snippet of a CRLF file does not show the CR of each line (as `␍`).
 #[test]
 fn crlf_snippets_hide_the_cr() {
     let src = CRLF.replace("-> 5.7.1 quarantine", "-> 5.9.1 quarantine");

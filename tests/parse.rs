@@ -527,9 +527,9 @@ fn no_whitespace_is_needed_between_most_tokens() {
     assert_eq!(rule.examples[0].reply.value, "a");
 }
 
-/// Bug: the span of a pair is trimmed of trailing white space, and that
-/// includes the body of a regex, whose trailing spaces are part of it: the
-/// value of `/^421 /` is `^421 ` but its span covers `^421` only.
+/// The span of a regex keeps its trailing spaces, which are part of it:
+/// the span of `/^421 /` covers `^421 `, as its value does (pest trims the
+/// spans of pairs of trailing white space).
 #[test]
 fn regex_span_includes_trailing_whitespace() {
     let src = "global { /^421 / -> 4.7.0 }";
