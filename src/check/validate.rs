@@ -372,15 +372,7 @@ impl Checker<'_> {
             SelectorKind::MxIs => (name, "host name"),
             _ => (name, "domain"),
         };
-        let valid = !name.is_empty()
-            && name.len() <= 253
-            && name.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if !valid {
+        if !crate::core::normalize::is_scope_name(name) {
             self.push(
                 Diagnostic::new(
                     Code::BadScopeValue,

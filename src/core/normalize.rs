@@ -290,6 +290,19 @@ fn mx_host_general(raw: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
+/// Whether `name` is a name a scope may have: at most 253 bytes, labels
+/// of 1 to 63 letters, digits, `-` and `_`.
+pub fn is_scope_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// Domain part of a recipient, lowercased, trailing dot removed: "<User@Mail.RU>" -> "mail.ru"; also accepts "rfc822;user@x.com" (Final-Recipient form). None when there is no `@` or the domain is empty.
 ///
 /// Exactly: the text is trimmed and a DSN type prefix (`rfc822;`, any

@@ -7,6 +7,7 @@
 
 use super::template::is_ipv4;
 use crate::core::model::ScopeKey;
+use crate::core::normalize::is_scope_name;
 
 /// The last two labels of a host, or the last three under a two-level
 /// public suffix (`co.uk`, `com.au`, …). `None` for a host of one label.
@@ -41,19 +42,6 @@ const TWO_LEVEL_SUFFIXES: &[&str] = &[
     "org.uk", "org.za", "plc.uk",
 ];
 
-/// Whether the scope checker accepts `name` (labels of letters, digits,
-/// `-` and `_`).
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
 /// The scope a rule for a bounce from `mx` (normalized) to a recipient at
 /// `rcpt_domain` would be written in.
 pub fn scope_for(mx: Option<&str>, rcpt_domain: Option<&str>) -> ScopeKey {
@@ -61,7 +49,7 @@ pub fn scope_for(mx: Option<&str>, rcpt_domain: Option<&str>) -> ScopeKey {
         if is_ipv4(host) {
             return ScopeKey::MxExact(host.to_string());
         }
-        if valid_name(host) {
+        if is_scope_name(host) {
             return match mx_suffix(host) {
                 Some(suffix) => ScopeKey::MxSuffix(suffix),
                 None => ScopeKey::MxExact(host.to_string()),
@@ -69,7 +57,7 @@ pub fn scope_for(mx: Option<&str>, rcpt_domain: Option<&str>) -> ScopeKey {
         }
     }
     match rcpt_domain.map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()) {
-        Some(d) if valid_name(&d) => ScopeKey::RcptDomain(d),
+        Some(d) if is_scope_name(&d) => ScopeKey::RcptDomain(d),
         _ => ScopeKey::Global,
     }
 }
