@@ -181,8 +181,9 @@ fn manifest(path: &str) -> PathBuf {
 #[test]
 fn formats_are_detected_from_the_content() {
     for (path, format) in FIXTURES {
-        let (detected, _) = input::open_detected(&manifest(path), InputFormat::Auto)
-            .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        let detected = input::open(&manifest(path), InputFormat::Auto)
+            .unwrap_or_else(|e| panic!("cannot open {path}: {e}"))
+            .format();
         assert_eq!(detected, format, "{path}");
         // The same output as with the format named.
         let auto = classify(&[path]);
@@ -325,6 +326,7 @@ fn items_carry_positions_times_and_categories() {
         InputFormat::Auto,
     )
     .unwrap_or_else(|e| panic!("{e}"))
+    .items()
     .collect();
     assert_eq!(items.len(), 8);
     let Item::Record(r) = &items[1] else {
@@ -355,6 +357,7 @@ fn items_carry_positions_times_and_categories() {
         InputFormat::Postfix,
     )
     .unwrap_or_else(|e| panic!("{e}"))
+    .items()
     .collect();
     let times: Vec<_> = items
         .iter()

@@ -50,7 +50,7 @@ pub struct Args {
     quiet: bool,
 }
 
-fn parse_input_format(s: &str) -> Result<InputFormat, String> {
+fn parse_input_format(s: &str) -> Result<InputFormat, input::UnknownFormat> {
     s.parse()
 }
 
@@ -195,7 +195,7 @@ fn run_with(args: &Args, classifier: &dyn Engine) -> Exit {
     let mut wide = false;
     let mut rest = files.iter();
     for path in rest.by_ref() {
-        match input::open_batches(path, args.input_format) {
+        match input::open(path, args.input_format).map(|i| (i.format(), i.batches())) {
             Ok((format, batches)) => {
                 wide = format != InputFormat::Jsonl;
                 first = Some(batches);
@@ -335,8 +335,8 @@ fn read_inputs(
         return open_failed;
     }
     for path in files {
-        let sent = match input::open_batches(path, format) {
-            Ok((_, batches)) => sender.send_all(batches, buffers),
+        let sent = match input::open(path, format).map(input::Input::batches) {
+            Ok(batches) => sender.send_all(batches, buffers),
             Err(e) => {
                 open_failed = true;
                 sender.send(Err(format!("error: cannot read `{}`: {e}\n", shown(path))))
@@ -948,7 +948,7 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
 /// The first byte of `bytes` a JSON string escapes: a control character,
 /// `"` or `\\`.
 fn find_escape(bytes: &[u8]) -> Option<usize> {
-    mxrules::input::find_json_special(bytes)
+    mxrules::core::bytes::find_json_special(bytes)
 }
 
 /// The JSON strings of the deciding rules' locations and scope names,

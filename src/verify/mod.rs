@@ -953,7 +953,7 @@ pub fn json_lines_replies(name: &str, text: &str) -> (Vec<Reply>, Vec<CorpusErro
                 file: name.to_string(),
                 line: Some(i + 1),
                 column: None,
-                message,
+                message: message.to_string(),
             }),
         }
     }
