@@ -290,8 +290,7 @@ impl<'a> Fields<'a> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .and_then(|s| super::parse_status(s).ok()),
-            reported_category: incoming_category
-                .and_then(|c| Category::from_word(c.trim())),
+            reported_category: incoming_category.and_then(|c| Category::from_word(c.trim())),
             time: text(&self.time),
             incoming_category,
             extra: Extras::Json(extra),
@@ -496,5 +495,59 @@ impl<'a> Fields<'a> {
             }
         }
         Some(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The scanner, when it reads `text`, reads it as `serde_json` does.
+    pub(crate) fn both_ways(text: &str) {
+        let mut extra = Vec::new();
+        if let Some(fields) = Fields::read(text, &mut extra) {
+            let scanned = Item::Record(fields.view(1, &extra).to_record("in"));
+            assert_eq!(scanned, general(text, Position::new("in", 1)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_scanner_reads_as_serde_json_reads() {
+        for line in [
+            r#"{"reply":"550 5.1.1 no such user","mx":"mx.example.com","id":7}"#,
+            r#"{"reply":"a\u0041\n","status":" 5.1.1 ","time":"2024-05-01","incoming_category":" bad-mailbox "}"#,
+            r#"{"reply":"x","time":5,"incoming_category":null,"n":-12,"f":1.5,"z":[1]}"#,
+            r#"{"reply":"x","mx":null,"rcpt":"a@b.c","status":""}"#,
+        ] {
+            both_ways(line);
+        }
+        // Lines the scanner leaves are worded by `serde_json`.
+        let mut extra = Vec::new();
+        for line in [
+            r#"{"reply":"x","reply":"y"}"#,
+            r#"{"reply":1}"#,
+            r#"{"mx":"m"}"#,
+            "[1]",
+        ] {
+            assert!(Fields::read(line, &mut extra).is_none(), "{line}");
+        }
+        let at = Position::new("in", 3);
+        assert_eq!(
+            general(r#"{"reply":1}"#, at.clone()),
+            Item::bad(at.clone(), "field `reply` must be a string, found a number")
+        );
+        assert_eq!(
+            general(r#"{"mx":"m"}"#, at.clone()),
+            Item::bad(at.clone(), "missing field `reply`")
+        );
+        assert_eq!(
+            general(r#"{"reply":"x","status":"5.x.1"}"#, at.clone()),
+            Item::bad(
+                at,
+                "field `status` is not a status: a status is three numbers separated by dots, like `5.1.1`"
+            )
+        );
+        assert!(parse_json_line("[1]").is_err_and(|e| e.is_not_an_object()));
+        assert!(parse_json_line("{").is_err_and(|e| e.is_invalid()));
     }
 }

@@ -318,7 +318,9 @@ mod tests {
             "broken.jsonl",
             super::super::InputFormat::Jsonl,
         );
-        let items: Vec<_> = input.map(|i| i.items().take(3).collect()).unwrap_or_default();
+        let items: Vec<_> = input
+            .map(|i| i.items().take(3).collect())
+            .unwrap_or_default();
         assert_eq!(items.len(), 1, "{items:?}");
         assert!(
             matches!(&items[0], super::super::Item::Bad(b) if b.message == "cannot read: device gone"),

@@ -1027,9 +1027,19 @@ pub(crate) mod tests {
         for piece in [1, 7, 300, lines::CHUNK] {
             let got = fast(data, format, piece);
             for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-                assert_eq!(g, w, "item {i} of {:?}, pieces of {piece}", String::from_utf8_lossy(data));
+                assert_eq!(
+                    g,
+                    w,
+                    "item {i} of {:?}, pieces of {piece}",
+                    String::from_utf8_lossy(data)
+                );
             }
-            assert_eq!(got.len(), want.len(), "{:?}, pieces of {piece}", String::from_utf8_lossy(data));
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{:?}, pieces of {piece}",
+                String::from_utf8_lossy(data)
+            );
         }
     }
 
@@ -1160,6 +1170,11 @@ pub(crate) mod tests {
         let mut bytes = data.into_bytes();
         // A line that is not UTF-8.
         bytes.extend_from_slice(b"{\"reply\": \"\xff\"}\n{\"reply\":\"end\"}");
+        for line in bytes.split(|&b| b == b'\n') {
+            if let Ok(text) = std::str::from_utf8(line) {
+                jsonl::tests::both_ways(text.trim());
+            }
+        }
         same(&bytes, InputFormat::Jsonl);
         same(&bytes, InputFormat::Auto);
         same(b"", InputFormat::Jsonl);
@@ -1217,6 +1232,10 @@ pub(crate) mod tests {
             "2024-05-01 10:20:30-0700",
             "é\u{a0}",
             "a\rb",
+            "\"smtp;550 5.1.1 first\nsecond, \"\"third\"\"\"",
+            "\"a\r\nb\"",
+            "\"\n\"",
+            "\"ends\r\"",
         ];
         let mut rng = Rng(0x1234_5678_9abc_def1);
         for round in 0..200 {

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use super::lines::{Chunker, MAX_LINE, Piece, too_long};
 use super::{Batch, Extras, Item, LineBatch, LineFormat, LineItem, Position, Skip, Text, View};
-use crate::core::bytes::{count_byte, find_byte, find_bytes, find_json_special, trim};
+use crate::core::bytes::{count_byte, find_any3, find_byte, find_bytes, find_json_special, trim};
 use crate::core::status::{Category, Status, StatusError};
 
 /// The columns read for a bounce; the others are passed through.
@@ -162,37 +162,72 @@ impl<'a> Csv<'a> {
         ))
     }
 
-    /// True when `bytes` (several lines) is one record of `fields` fields
-    /// and nothing else.
-    fn is_one_record(&mut self, bytes: &'a [u8], fields: usize) -> bool {
-        match self.read(bytes) {
-            Ok(Some(used)) => {
-                self.record.len() == fields
-                    && bytes
-                        .get(used..)
-                        .is_some_and(|rest| rest.iter().all(|&b| b == b'\r' || b == b'\n'))
-            }
-            _ => false,
+    /// True when the record read last holds only blank fields.
+    fn is_blank(&self) -> bool {
+        is_blank(&self.record)
+    }
+}
+
+/// The records of a batch read one after the other by one csv reader: the
+/// records [`Csv::read`] reads one by one, but without starting a reader
+/// for each. Where that reader would end a record elsewhere than
+/// [`record_at`] says (a line that leaves a quote open, a `\r` inside a
+/// line) or read it otherwise (a byte order mark starts the line), the
+/// record is left to [`Csv::read`].
+struct Sequential<'a> {
+    data: &'a [u8],
+    reader: csv::Reader<Cursor<&'a [u8]>>,
+    record: csv::ByteRecord,
+}
+
+impl<'a> Sequential<'a> {
+    fn new(data: &'a [u8]) -> Sequential<'a> {
+        Sequential {
+            data,
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(Cursor::new(data)),
+            record: csv::ByteRecord::new(),
         }
     }
 
-    /// True when the record read last holds only blank fields.
-    fn is_blank(&self) -> bool {
-        self.record.iter().all(|f| f.trim_ascii().is_empty())
+    /// Reads the record `data[at..end]` into [`Sequential::record`]; false,
+    /// the reader set at `end`, when it is not read as [`Csv::read`] reads it.
+    fn read(&mut self, at: usize, end: usize) -> bool {
+        let read = !self.data[at..].starts_with(b"\xEF\xBB\xBF")
+            && matches!(self.reader.read_byte_record(&mut self.record), Ok(true))
+            && {
+                let used = usize::try_from(self.reader.position().byte()).unwrap_or(usize::MAX);
+                // A record that ends with `\r\n` ends at the `\r`.
+                used == end || (used + 1 == end && end >= 2 && self.data[end - 2..end] == *b"\r\n")
+            };
+        if !read {
+            self.seek(end);
+        }
+        read
     }
+
+    /// Sets the reader at `at`, the start of a line.
+    fn seek(&mut self, at: usize) {
+        let at = u64::try_from(at).unwrap_or(u64::MAX);
+        let mut position = csv::Position::new();
+        position.set_byte(at);
+        // Seeking a slice cannot fail; a reader that did would read no more.
+        let _ = self.reader.seek_raw(std::io::SeekFrom::Start(at), position);
+    }
+}
+
+/// True when every field of `record` is blank.
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.iter().all(|f| f.trim_ascii().is_empty())
 }
 
 /// The record that starts at `at` (the start of a line) in `data`, once a
 /// header of `fields` columns is known (see the module doc); none when
 /// it may go on past the end of `data` and `data` is not the end of the
 /// input (`eof`). Before the first header, a record is one line.
-fn record_at<'a>(
-    data: &'a [u8],
-    at: usize,
-    eof: bool,
-    fields: Option<usize>,
-    csv: &mut Csv<'a>,
-) -> Option<Span> {
+fn record_at(data: &[u8], at: usize, eof: bool, fields: Option<usize>) -> Option<Span> {
     let (line, next) = line_at(data, at);
     let alone = Span {
         end: next,
@@ -221,17 +256,57 @@ fn record_at<'a>(
         }
     }
     let span = Span { end, lines };
-    Some(if csv.is_one_record(&data[at..end], fields) {
+    Some(if strict_fields(&data[at..end]) == Some(fields) {
         span
     } else {
         alone
     })
 }
 
+/// How many fields `bytes` holds when it is one strict RFC 4180 record and
+/// a line break: each field either unquoted and without quotes, or quoted
+/// with its quotes doubled and closed right before a comma or the end.
+/// (The csv crate reads more leniently; a record over several lines must
+/// be strict, so that a stray quote does not join lines.)
+fn strict_fields(bytes: &[u8]) -> Option<usize> {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let mut fields = 1;
+    let mut at = 0;
+    loop {
+        if body.get(at) == Some(&b'"') {
+            // Quoted: up to a quote that is not doubled.
+            at += 1;
+            loop {
+                at += find_byte(&body[at..], b'"')? + 1;
+                if body.get(at) != Some(&b'"') {
+                    break;
+                }
+                at += 1;
+            }
+        } else {
+            let end = find_any3(&body[at..], b',', b'"', b'\n').map_or(body.len(), |i| at + i);
+            if find_byte(&body[at..end], b'\r').is_some() {
+                return None;
+            }
+            at = end;
+        }
+        match body.get(at) {
+            None => return Some(fields),
+            Some(b',') => {
+                at += 1;
+                fields += 1;
+            }
+            Some(_) => return None,
+        }
+    }
+}
+
 /// True when the record `bytes` repeats a header line: its field in the
-/// header's type column says `type`. Only the records that hold `type` or
-/// a quote (which may split the word) can, and only those are read.
-fn is_header<'a>(bytes: &'a [u8], header: &Header, csv: &mut Csv<'a>) -> bool {
+/// header's type column says `type`. Only the records that hold `type`,
+/// whole or split by the closing quote of a quoted field (`"ty"pe`), can,
+/// and only those are read.
+fn is_header<'a>(bytes: &'a [u8], header: &Header, csv: &mut Option<Csv<'a>>) -> bool {
     let k = header.kind_column();
     if too_long(line_at(bytes, 0).0) {
         return false;
@@ -243,9 +318,17 @@ fn is_header<'a>(bytes: &'a [u8], header: &Header, csv: &mut Csv<'a>) -> bool {
             .trim_ascii_start();
         start.starts_with(b"type") || start.starts_with(b"\"")
     } else {
-        find_bytes(bytes, b"type").is_some() || find_byte(bytes, b'"').is_some()
+        find_bytes(bytes, b"type").is_some()
+            || (find_byte(bytes, b'"').is_some()
+                && [&b"t\"ype"[..], b"ty\"pe", b"typ\"e"]
+                    .iter()
+                    .any(|split| find_bytes(bytes, split).is_some()))
     };
-    may && matches!(csv.read(bytes), Ok(Some(_)))
+    if !may {
+        return false;
+    }
+    let csv = csv.get_or_insert_with(Csv::new);
+    matches!(csv.read(bytes), Ok(Some(_)))
         && csv.record.get(k).map(<[u8]>::trim_ascii) == Some(b"type")
 }
 
@@ -364,9 +447,10 @@ impl Splitter {
             };
             // Before the first header: it is the first row that is not blank.
             let mut bad = Vec::new();
-            let mut csv = Csv::new();
+            let mut csv = None;
             while self.header.is_none() && p.offset < p.data.len() {
                 let (line, next) = line_at(&p.data, p.offset);
+                let csv = csv.get_or_insert_with(Csv::new);
                 if too_long(line) {
                     bad.push(super::too_long(self.at(p.line)));
                 } else if matches!(csv.read(line), Ok(Some(_))) && !csv.is_blank() {
@@ -403,14 +487,16 @@ impl Splitter {
         // What follows the batch: a header line, with its record.
         let mut next_header = None;
         {
-            let mut csv = Csv::new();
+            let mut csv = None;
             let data = &p.data;
             while at < data.len() {
-                let Some(span) = record_at(data, at, p.eof, fields, &mut csv) else {
+                let Some(span) = record_at(data, at, p.eof, fields) else {
                     self.tail = Some((data[at..].to_vec(), line));
                     break;
                 };
-                if is_header(&data[at..span.end], header, &mut csv) {
+                if is_header(&data[at..span.end], header, &mut csv)
+                    && let Some(csv) = &csv
+                {
                     next_header = Some((Arc::new(Header::new(&csv.record)), span));
                     break;
                 }
@@ -458,44 +544,63 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(
     f: &mut F,
 ) {
     let fields = Some(header.names.len());
-    let mut csv = Csv::new();
+    let mut csv = None;
+    let mut sequential = Sequential::new(data);
     let mut lossy = csv::ByteRecord::new();
     let mut spare: Vec<(Text<'_>, Text<'_>)> = Vec::new();
     let mut at = 0;
     let mut line = first;
     while at < data.len() {
-        let span = record_at(data, at, true, fields, &mut csv).unwrap_or(Span {
+        let span = record_at(data, at, true, fields).unwrap_or(Span {
             end: data.len(),
             lines: 1,
         });
+        let start = at;
         let bytes = &data[at..span.end];
         let number = line;
         at = span.end;
         line += span.lines;
-        if span.lines == 1 && too_long(line_at(bytes, 0).0) {
+        let first_line = line_at(bytes, 0).0;
+        if span.lines == 1 && too_long(first_line) {
+            sequential.seek(at);
             f(LineItem::Item(super::too_long(Position::new(name, number))));
             continue;
         }
-        match csv.read(bytes) {
-            Ok(Some(_)) => {}
-            Ok(None) => continue,
-            Err(e) => {
-                let at = Position::new(name, number);
-                f(LineItem::Item(Item::bad(at, format!("malformed CSV row: {e}"))));
-                continue;
-            }
-        }
-        if csv.is_blank() {
+        if first_line.is_empty() || first_line == b"\r" {
+            // A blank line; the csv reader skips it before the next record.
             continue;
         }
-        let record = &csv.record;
+        let record = if sequential.read(start, at) {
+            &sequential.record
+        } else {
+            let csv = csv.get_or_insert_with(Csv::new);
+            match csv.read(bytes) {
+                Ok(Some(_)) => {}
+                Ok(None) => continue,
+                Err(e) => {
+                    let at = Position::new(name, number);
+                    f(LineItem::Item(Item::bad(
+                        at,
+                        format!("malformed CSV row: {e}"),
+                    )));
+                    continue;
+                }
+            }
+            &csv.record
+        };
+        if is_blank(record) {
+            continue;
+        }
         if record.len() != header.names.len() {
             let message = format!(
                 "row has {} fields, the header has {}",
                 record.len(),
                 header.names.len()
             );
-            f(LineItem::Item(Item::bad(Position::new(name, number), message)));
+            f(LineItem::Item(Item::bad(
+                Position::new(name, number),
+                message,
+            )));
             continue;
         }
         let row = match Row::new(record) {
@@ -647,4 +752,195 @@ fn status_code(s: &str) -> Result<Status, RowError<'_>> {
             .unwrap_or(""),
     };
     super::parse_status(code).map_err(|e| RowError::Status(s, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Rng;
+    use super::super::{Input, InputFormat, InputRecord};
+    use super::*;
+
+    /// The items of `data`, read in batches of pieces of about `piece` bytes.
+    fn items(data: &str, piece: usize) -> Vec<Item> {
+        let reader = std::io::Cursor::new(data.as_bytes().to_vec());
+        let Ok(input) = Input::from_reader(reader, "acct.csv", InputFormat::Pmta) else {
+            return Vec::new();
+        };
+        let mut batches = input.batches_sized(piece);
+        let mut out = Vec::new();
+        while let Some(batch) = batches.next_batch(Vec::new()) {
+            match batch {
+                Batch::Items(items) => out.extend(items),
+                Batch::Lines(lines) => lines.read(|i| out.push(i.into_item(lines.name()))),
+            }
+        }
+        out
+    }
+
+    fn record(item: &Item) -> &InputRecord {
+        match item {
+            Item::Record(r) => r,
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    const HEADER: &str = "type,timeLogged,rcpt,dsnStatus,dsnDiag\n";
+
+    #[test]
+    fn a_quoted_diag_with_a_line_break_is_one_record() {
+        for eol in ["\n", "\r\n"] {
+            let data = format!(
+                "{HEADER}b,2024-05-01 10:00:00+0000,a@example.com,5.1.1,\"smtp;550-5.1.1 first, \"\"one\"\"{eol}550 5.1.1 second\"{eol}\
+                 b,2024-05-01 10:00:01+0000,b@example.com,5.2.2,smtp;552 full{eol}"
+            );
+            let items = items(&data, 1 << 20);
+            assert_eq!(items.len(), 2, "{items:?}");
+            let first = record(&items[0]);
+            assert_eq!(
+                first.bounce.reply,
+                format!("smtp;550-5.1.1 first, \"one\"{eol}550 5.1.1 second")
+            );
+            assert_eq!(first.bounce.rcpt.as_deref(), Some("a@example.com"));
+            assert_eq!(first.bounce.status, Some(Status::new(5, 1, 1)));
+            assert_eq!(first.time.as_deref(), Some("2024-05-01 10:00:00+0000"));
+            assert_eq!(first.position, Position::new("acct.csv", 2));
+            let second = record(&items[1]);
+            assert_eq!(second.bounce.reply, "smtp;552 full");
+            assert_eq!(second.position, Position::new("acct.csv", 4));
+        }
+    }
+
+    #[test]
+    fn a_malformed_row_between_good_rows_is_one_bad_record() {
+        let data = format!(
+            "{HEADER}b,t0,a@example.com,5.1.1,smtp;550 no such user\n\
+             b,t1,\"x@example.com,5.1.1\n\
+             b,t2,b@example.com,5.7.1,smtp;550 blocked\n\
+             b,t3,o\"brien@example.com,5.2.2,smtp;552 full\n"
+        );
+        let items = items(&data, 1 << 20);
+        assert_eq!(items.len(), 4, "{items:?}");
+        assert_eq!(record(&items[0]).position.line, 2);
+        assert_eq!(
+            items[1],
+            Item::bad(
+                Position::new("acct.csv", 3),
+                "row has 3 fields, the header has 5"
+            )
+        );
+        assert_eq!(record(&items[2]).bounce.reply, "smtp;550 blocked");
+        assert_eq!(record(&items[2]).position.line, 4);
+        assert_eq!(
+            record(&items[3]).bounce.rcpt.as_deref(),
+            Some("o\"brien@example.com")
+        );
+        assert_eq!(record(&items[3]).position.line, 5);
+    }
+
+    #[test]
+    fn records_over_several_lines_are_read_once_wherever_the_input_is_cut() {
+        let mut rng = Rng(0x5eed_1234_abcd_0042);
+        let mut data = String::from(HEADER);
+        let mut line = 2;
+        let mut want = Vec::new();
+        for i in 0..300 {
+            let breaks = rng.below(4);
+            let eol = if rng.below(2) == 0 { "\n" } else { "\r\n" };
+            let reply: Vec<String> = (0..=breaks)
+                .map(|j| format!("part {j}, \"\"q\"\""))
+                .collect();
+            data.push_str(&format!(
+                "b,t{i},u{i}@example.com,5.1.1,\"{}\"{eol}",
+                reply.join(eol)
+            ));
+            want.push((line, reply.join(eol).replace("\"\"", "\"")));
+            line += breaks + 1;
+            if i % 50 == 49 {
+                // A header repeated, as at a file rotation.
+                data.push_str(HEADER);
+                line += 1;
+            }
+        }
+        for piece in [1, 2, 5, 13, 64, 100, 1000, 1 << 20] {
+            let got: Vec<(usize, String)> = items(&data, piece)
+                .iter()
+                .map(|item| {
+                    let r = record(item);
+                    (r.position.line, r.bounce.reply.clone())
+                })
+                .collect();
+            assert_eq!(got, want, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn an_open_quote_does_not_take_the_rows_after_it() {
+        // Unterminated: the line is a record on its own.
+        let data = format!(
+            "{HEADER}b,t0,a@example.com,5.1.1,\"smtp;550 5.1.1 unterminated\n\
+             b,t1\n\
+             b,t2,b@example.com,5.1.1,smtp;550 5.1.1 user unknown\n"
+        );
+        for piece in [1, 1 << 20] {
+            let items = items(&data, piece);
+            assert_eq!(items.len(), 3, "{items:?}");
+            assert_eq!(
+                record(&items[0]).bounce.reply,
+                "smtp;550 5.1.1 unterminated"
+            );
+            assert!(matches!(&items[1], Item::Bad(b) if b.position.line == 3));
+            assert_eq!(record(&items[2]).position.line, 4);
+        }
+        // Closed lines further down, but not as one record of five fields.
+        let data = format!(
+            "{HEADER}b,t0,a@example.com,5.1.1,\"smtp;550 open\n\
+             b,t1,b@example.com,5.1.1,\"smtp;550 closed, but\" then more\n"
+        );
+        let items = items(&data, 1 << 20);
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(record(&items[1]).position.line, 3);
+    }
+
+    #[test]
+    fn a_record_goes_on_for_at_most_the_longest_line() {
+        let long = "x".repeat(MAX_LINE);
+        let data = format!(
+            "{HEADER}b,t0,a@example.com,5.1.1,\"smtp;550 open\n{long}\"\nb,t1,b@example.com,5.1.1,smtp;550 x\n"
+        );
+        let items = items(&data, 1 << 16);
+        // The open line alone, the long line (one field: too few), then the row.
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert_eq!(record(&items[0]).bounce.reply, "smtp;550 open");
+        assert!(matches!(&items[1], Item::Bad(b) if b.position.line == 3));
+        assert_eq!(record(&items[2]).position.line, 4);
+    }
+
+    #[test]
+    fn status_codes() {
+        assert_eq!(
+            status_code("5.1.1 (bad destination mailbox address)"),
+            Ok(Status::new(5, 1, 1))
+        );
+        assert_eq!(status_code("4.4.1(no answer)"), Ok(Status::new(4, 4, 1)));
+        assert!(status_code("bogus").is_err());
+        // As the code cut at the first white space or `(`, then parsed.
+        let cut = |s: &str| {
+            let code = s
+                .split(|c: char| c.is_whitespace() || c == '(')
+                .next()
+                .unwrap_or("");
+            code.parse::<Status>()
+                .map_err(|e| format!("`dsnStatus` `{s}` is not a status: {e}"))
+        };
+        let alphabet = [
+            "5", "4", "1", "0", ".", " ", "(", "\t", "\u{a0}", "x", "é", "8",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..100_000 {
+            let mut next = |n: usize| rng.below(n);
+            let len = next(10);
+            let s: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(status_code(&s).map_err(|e| e.to_string()), cut(&s), "{s:?}");
+        }
+    }
 }
