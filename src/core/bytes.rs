@@ -14,27 +14,10 @@ pub fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
     memchr::memchr3(a, b, c, hay)
 }
 
-/// Gives `f` the position of each `needle` in `hay`, in order, until `f`
-/// returns false.
-#[inline]
-pub fn each_byte(hay: &[u8], needle: u8, mut f: impl FnMut(usize) -> bool) {
-    for i in memchr::memchr_iter(needle, hay) {
-        if !f(i) {
-            return;
-        }
-    }
-}
-
 /// How many times `needle` occurs in `hay`.
 #[inline]
 pub fn count_byte(hay: &[u8], needle: u8) -> usize {
     memchr::memchr_iter(needle, hay).count()
-}
-
-/// The first occurrence of `needle` in `hay`.
-#[inline]
-pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
 }
 
 /// True when `b` ends a JSON string or must be escaped in one: `"`, `\`
@@ -161,19 +144,11 @@ mod tests {
                 let want: Vec<usize> = (0..hay.len()).filter(|&i| hay[i] == needle).collect();
                 assert_eq!(find_byte(&hay, needle), want.first().copied(), "{hay:?}");
                 assert_eq!(count_byte(&hay, needle), want.len(), "{hay:?}");
-                let mut got = Vec::new();
-                each_byte(&hay, needle, |i| {
-                    got.push(i);
-                    got.len() < 2
-                });
-                assert_eq!(got, want.iter().copied().take(2).collect::<Vec<_>>());
             }
             let want = hay
                 .iter()
                 .position(|&b| b == b',' || b == b'\r' || b == b'\n');
             assert_eq!(find_any3(&hay, b',', b'\r', b'\n'), want, "{hay:?}");
-            let want = (0..hay.len()).find(|&i| hay[i..].starts_with(b"a,"));
-            assert_eq!(find_bytes(&hay, b"a,"), want, "{hay:?}");
         }
     }
 

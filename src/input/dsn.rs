@@ -47,7 +47,7 @@ use super::{
 use crate::core::status::Status;
 
 /// The records of one message, read from `bytes`; `at` is where it starts.
-pub fn parse_message(bytes: &[u8], at: &Position) -> Vec<Item> {
+pub(crate) fn parse_message(bytes: &[u8], at: &Position) -> Vec<Item> {
     let mail = match mailparse::parse_mail(bytes) {
         Ok(m) => m,
         Err(e) => {

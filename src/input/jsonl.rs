@@ -237,7 +237,9 @@ fn general(text: &str, at: Position) -> Item {
 /// escapes) or any other value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar<'a> {
+    /// A string.
     Str(Cow<'a, str>),
+    /// Any other value.
     Other(Value),
 }
 

@@ -48,6 +48,8 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod detect;
 pub mod dsn;
 pub mod jsonl;

@@ -24,22 +24,31 @@
 //! bad record. Bytes that are not UTF-8 are replaced.
 //!
 //! Rows are read by the `csv` crate as RFC 4180 says: a quoted field may
-//! hold commas, doubled quotes and line breaks. A record is one line
-//! unless the line leaves a quote open (an odd number of `"`): then it
-//! goes on to the first line end where the quotes pair up, within
-//! [`MAX_LINE`] bytes, provided that the lines read so are one record with
-//! as many fields as the header. Otherwise (a stray or unterminated quote)
-//! the line is a record on its own, bad or not, and the next line is read
-//! as the start of the next record: a malformed row never takes the rows
-//! after it along. A record's position is the line where it starts.
+//! hold commas, doubled quotes and line breaks (`\n` or `\r\n`). A record
+//! is one line unless the line leaves a quote open (an odd number of
+//! `"`): then it goes on to the first line end where the quotes pair up,
+//! within 1 MiB, provided that the lines read so are one
+//! strict RFC 4180 record (every quoted field closed right before a comma
+//! or the end, no quote in an unquoted field) with as many fields as the
+//! header. Otherwise (a stray or unterminated quote) the line is a record
+//! on its own, read as the csv crate reads it, bad or not, and the next
+//! line starts the next record: a malformed row never takes the rows after
+//! it along. A record's position is the line where it starts.
+//!
+//! The same reader serves one thread and several: its splitter cuts the
+//! file into batches of whole records (a record over several lines is
+//! never cut, wherever the pieces of lines end) and reads the header
+//! lines, and the rows of a batch are read where the batch is processed.
 
 use std::fmt;
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use memchr::memmem::Finder;
 
 use super::lines::{Chunker, MAX_LINE, Piece, too_long};
 use super::{Batch, Extras, Item, LineBatch, LineFormat, LineItem, Position, Skip, Text, View};
-use crate::core::bytes::{count_byte, find_any3, find_byte, find_bytes, find_json_special, trim};
+use crate::core::bytes::{count_byte, find_any3, find_byte, find_json_special, trim};
 use crate::core::status::{Category, Status, StatusError};
 
 /// The columns read for a bounce; the others are passed through.
@@ -236,19 +245,19 @@ fn record_at(data: &[u8], at: usize, eof: bool, fields: Option<usize>) -> Option
     let Some(fields) = fields else {
         return Some(alone);
     };
-    if too_long(line) || count_byte(line, b'"') % 2 == 0 {
+    if too_long(line) || quotes(line).is_multiple_of(2) {
         return Some(alone);
     }
     // A quote is left open: the record may go on.
-    let mut quotes = 1;
+    let mut open = true;
     let mut end = next;
     let mut lines = 1;
-    while quotes % 2 == 1 {
+    while open {
         if end >= data.len() {
             return (eof || end - at > MAX_LINE).then_some(alone);
         }
         let (line, next) = line_at(data, end);
-        quotes += count_byte(line, b'"');
+        open ^= !quotes(line).is_multiple_of(2);
         lines += 1;
         end = next;
         if end - at > MAX_LINE + 1 {
@@ -302,6 +311,15 @@ fn strict_fields(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// The word `type`, whole and split by a closing quote, to search records for.
+static TYPE_WORDS: LazyLock<[Finder<'static>; 4]> =
+    LazyLock::new(|| [&b"type"[..], b"t\"ype", b"ty\"pe", b"typ\"e"].map(Finder::new));
+
+/// How many `"` `line` holds (most lines have none).
+fn quotes(line: &[u8]) -> usize {
+    find_byte(line, b'"').map_or(0, |i| count_byte(&line[i..], b'"'))
+}
+
 /// True when the record `bytes` repeats a header line: its field in the
 /// header's type column says `type`. Only the records that hold `type`,
 /// whole or split by the closing quote of a quoted field (`"ty"pe`), can,
@@ -318,11 +336,9 @@ fn is_header<'a>(bytes: &'a [u8], header: &Header, csv: &mut Option<Csv<'a>>) ->
             .trim_ascii_start();
         start.starts_with(b"type") || start.starts_with(b"\"")
     } else {
-        find_bytes(bytes, b"type").is_some()
-            || (find_byte(bytes, b'"').is_some()
-                && [&b"t\"ype"[..], b"ty\"pe", b"typ\"e"]
-                    .iter()
-                    .any(|split| find_bytes(bytes, split).is_some()))
+        let [whole, splits @ ..] = &*TYPE_WORDS;
+        whole.find(bytes).is_some()
+            || (find_byte(bytes, b'"').is_some() && splits.iter().any(|w| w.find(bytes).is_some()))
     };
     if !may {
         return false;
