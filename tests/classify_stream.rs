@@ -105,8 +105,9 @@ fn expected(c: &Classifier, paths: &[&Path], csv: bool) -> (String, String, Stri
     let mut quarantined: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut wide = None;
     for path in paths {
-        let (format, items) = input::open_detected(path, InputFormat::Auto)
+        let input = input::open(path, InputFormat::Auto)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let (format, items) = (input.format(), input.items());
         let wide = *wide.get_or_insert(format != InputFormat::Jsonl);
         if csv && out.is_empty() {
             out.push_str(

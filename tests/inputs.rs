@@ -183,8 +183,9 @@ fn manifest(path: &str) -> PathBuf {
 #[test]
 fn formats_are_detected_from_the_content() {
     for (path, format) in FIXTURES {
-        let (detected, _) = input::open_detected(&manifest(path), InputFormat::Auto)
-            .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        let detected = input::open(&manifest(path), InputFormat::Auto)
+            .unwrap_or_else(|e| panic!("cannot open {path}: {e}"))
+            .format();
         assert_eq!(detected, format, "{path}");
         // The same output as with the format named.
         let auto = classify(&[path]);
@@ -327,6 +328,7 @@ fn items_carry_positions_times_and_categories() {
         InputFormat::Auto,
     )
     .unwrap_or_else(|e| panic!("{e}"))
+    .items()
     .collect();
     assert_eq!(items.len(), 8);
     let Item::Record(r) = &items[1] else {
@@ -357,6 +359,7 @@ fn items_carry_positions_times_and_categories() {
         InputFormat::Postfix,
     )
     .unwrap_or_else(|e| panic!("{e}"))
+    .items()
     .collect();
     let times: Vec<_> = items
         .iter()
@@ -553,9 +556,8 @@ fn the_output_does_not_depend_on_the_number_of_threads() {
     assert!(one.stdout == four.stdout, "outputs differ");
 }
 
-/// Regression: an unterminated quote in one PowerMTA row used to swallow the
-/// rest of the file into one field, and a CSV error ended the reading; now
-/// each line is its own record and the rows after a bad one are classified.
+/// An unterminated quote in a PowerMTA row stays in that row: the row is
+/// read on its own, and the rows after it, a bad one among them, are read.
 #[test]
 fn pmta_unterminated_quote_does_not_lose_later_rows() {
     let csv = concat!(
@@ -595,5 +597,42 @@ fn pmta_unterminated_quote_does_not_lose_later_rows() {
     assert_eq!(
         text(&out.stderr).lines().next(),
         Some("error: <stdin>:3: row has 2 fields, the header has 5")
+    );
+}
+
+/// A quoted PowerMTA `dsnDiag` may hold line breaks (RFC 4180): the record
+/// is read whole, at the line where it starts, and the lines after it keep
+/// their numbers.
+#[test]
+fn pmta_quoted_diag_with_line_breaks_is_one_record() {
+    let csv = concat!(
+        "type,timeLogged,rcpt,dsnStatus,dsnDiag\n",
+        "b,2024-05-01 10:00:00+0000,a@example.com,5.1.1,\"smtp;550-5.1.1 first, \"\"quoted\"\"\r\n",
+        "550 5.1.1 no such user\"\r\n",
+        "b,2024-05-01 10:00:01+0000,b@example.com,5.1.1,smtp;550 5.1.1 user unknown\n",
+    );
+    let out = mxrules(
+        &["classify", "--rules", RULES, "--input-format", "pmta", "-"],
+        csv.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", describe(&out));
+    assert!(
+        lines[0]
+            .contains(r#""reply":"smtp;550-5.1.1 first, \"quoted\"\r\n550 5.1.1 no such user""#),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        lines[0].contains(r#""input":{"file":"<stdin>","line":2}"#),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        lines[1].contains(r#""input":{"file":"<stdin>","line":4}"#),
+        "{}",
+        describe(&out)
     );
 }

@@ -41,7 +41,7 @@ pub struct Args {
     quiet: bool,
 }
 
-fn parse_input_format(s: &str) -> Result<InputFormat, String> {
+fn parse_input_format(s: &str) -> Result<InputFormat, mxrules::input::UnknownFormat> {
     s.parse()
 }
 

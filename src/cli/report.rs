@@ -45,7 +45,7 @@ pub struct Args {
     max_clusters: usize,
 }
 
-fn parse_input_format(s: &str) -> Result<InputFormat, String> {
+fn parse_input_format(s: &str) -> Result<InputFormat, input::UnknownFormat> {
     s.parse()
 }
 

@@ -32,7 +32,7 @@ use std::io::BufRead;
 use super::InputFormat;
 
 /// How many bytes [`sniff`] reads at most to decide.
-pub const SNIFF_BYTES: usize = 64 << 10;
+pub(crate) const SNIFF_BYTES: usize = 64 << 10;
 
 /// The format of an input that starts with `head` (which may end in the
 /// middle of a line), or `None` when it cannot be told.
@@ -96,7 +96,7 @@ pub(crate) fn sniff(reader: &mut dyn BufRead) -> std::io::Result<(Vec<u8>, Optio
 }
 
 /// True when `bytes` holds only ASCII white space (or a byte order mark).
-pub fn is_blank(bytes: &[u8]) -> bool {
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     bytes.iter().all(u8::is_ascii_whitespace)
 }
@@ -135,7 +135,7 @@ fn is_header(line: &[u8]) -> bool {
 
 /// A syslog line: a BSD timestamp (`May  1 10:20:30`) or an RFC 3339 one
 /// (`2024-05-01T10:20:30…`), then a host name.
-pub(crate) fn is_syslog(line: &[u8]) -> bool {
+fn is_syslog(line: &[u8]) -> bool {
     syslog_timestamp_len(line).is_some()
 }
 

@@ -41,11 +41,13 @@ use serde_json::{Map, Value};
 
 use super::lines::Lines;
 use super::text::{Found, address_in, is_original_marker, scan, summary};
-use super::{InputRecord, Item, Items, MAX_MESSAGE_BYTES, Position, Source, bounce, clean_address};
+use super::{
+    InputRecord, Item, Items, MAX_MESSAGE_BYTES, OpenError, Position, Source, bounce, clean_address,
+};
 use crate::core::status::Status;
 
 /// The records of one message, read from `bytes`; `at` is where it starts.
-pub fn parse_message(bytes: &[u8], at: &Position) -> Vec<Item> {
+pub(crate) fn parse_message(bytes: &[u8], at: &Position) -> Vec<Item> {
     let mail = match mailparse::parse_mail(bytes) {
         Ok(m) => m,
         Err(e) => {
@@ -562,7 +564,7 @@ impl Iterator for Mbox {
 
 /// The messages of a Maildir folder: the files of `cur/` and `new/`, by
 /// name, each read when its turn comes.
-pub(crate) fn maildir(dir: &Path, name: &str) -> std::io::Result<Items> {
+pub(crate) fn maildir(dir: &Path, name: &str) -> Result<Items, OpenError> {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut found_sub = false;
     for sub in ["cur", "new"] {
@@ -584,10 +586,9 @@ pub(crate) fn maildir(dir: &Path, name: &str) -> std::io::Result<Items> {
         }
     }
     if !found_sub {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("`{name}` is a folder but not a Maildir (it has no `cur` or `new` folder)"),
-        ));
+        return Err(OpenError::NotMaildir {
+            name: name.to_string(),
+        });
     }
     Ok(Box::new(files.into_iter().flat_map(|(path, shown)| {
         let at = Position::new(shown, 1);

@@ -1,12 +1,18 @@
 //! JSON lines.
 //!
-//! The format one object per line with at least `reply`, and optionally
-//! `mx`, `rcpt` and `status` (a status reported next to the reply, such as a
-//! DSN `Status:` field), and `time` (when the bounce happened, see
+//! One object per line with at least `reply`, and optionally `mx`, `rcpt`
+//! and `status` (a status reported next to the reply, such as a DSN
+//! `Status:` field), and `time` (when the bounce happened, see
 //! [`super::time_parts`]) and `incoming_category` (a category the bounce
-//! came with, as PowerMTA's `bounceCat`). Every other field is kept and passed through to
-//! the output. A line that is not such an object is an error for that line
-//! only; blank lines are ignored.
+//! came with, as PowerMTA's `bounceCat`). Every other field is kept and
+//! passed through to the output. A line that is not such an object is a
+//! bad record for that line only; blank lines are ignored.
+//!
+//! One reader: lines in the usual shape are read by a scanner that borrows
+//! their strings and builds no map; any other line (nesting, big numbers,
+//! surrogate escapes, a key given twice, a bad line) is read by
+//! `serde_json`, its fallback, which also words what is wrong. Both give
+//! the same record for a line.
 //!
 //! ```
 //! let rec = mxrules::input::parse_json_line(r#"{"mx":"mxs.mail.ru","reply":"550 must be local recipient","id":7}"#).unwrap();
@@ -15,72 +21,101 @@
 //! ```
 
 use std::borrow::Cow;
+use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::lines::{Lines, MAX_LINE, split_text_lines, too_long};
-use super::{Extras, InputRecord, Item, LineItem, Position, Source, View};
+use super::lines::{split_text_lines, too_long};
+use super::{Extras, InputRecord, Item, LineItem, Position, View};
 use crate::core::bounce::Bounce;
-use crate::core::bytes::trim;
-use crate::core::status::Status;
+use crate::core::bytes::{find_json_special, find_json_special_near, trim};
+use crate::core::status::{Category, Status, StatusError};
 
-/// The records of a JSON-lines input.
-pub(crate) struct Reader {
-    lines: Lines,
-    name: String,
+/// What is wrong with a JSON line.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JsonLineError {
+    /// The line is not valid JSON.
+    Invalid(serde_json::Error),
+    /// The line is JSON, but not an object.
+    NotAnObject,
+    /// The object has no `reply` (or a null one).
+    MissingReply,
+    /// `reply`, `mx`, `rcpt` or `status` is neither a string nor null.
+    NotAString {
+        /// The field.
+        field: &'static str,
+        /// What it is instead: `a number`, `an array`, ….
+        found: &'static str,
+    },
+    /// `status` is not a status.
+    BadStatus(StatusError),
 }
 
-impl Reader {
-    pub(crate) fn new(reader: Source, name: String) -> Reader {
-        Reader {
-            lines: Lines::new(reader),
-            name,
+impl JsonLineError {
+    /// The line is not valid JSON.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, JsonLineError::Invalid(_))
+    }
+
+    /// The line is JSON, but not an object.
+    pub fn is_not_an_object(&self) -> bool {
+        matches!(self, JsonLineError::NotAnObject)
+    }
+
+    /// The object has no `reply`.
+    pub fn is_missing_reply(&self) -> bool {
+        matches!(self, JsonLineError::MissingReply)
+    }
+
+    /// A field that must be a string is not one.
+    pub fn is_not_a_string(&self) -> bool {
+        matches!(self, JsonLineError::NotAString { .. })
+    }
+
+    /// `status` is not a status.
+    pub fn is_bad_status(&self) -> bool {
+        matches!(self, JsonLineError::BadStatus(_))
+    }
+}
+
+impl fmt::Display for JsonLineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonLineError::Invalid(e) => write!(f, "invalid JSON: {e}"),
+            JsonLineError::NotAnObject => f.write_str("expected a JSON object"),
+            JsonLineError::MissingReply => f.write_str("missing field `reply`"),
+            JsonLineError::NotAString { field, found } => {
+                write!(f, "field `{field}` must be a string, found {found}")
+            }
+            JsonLineError::BadStatus(e) => write!(f, "field `status` is not a status: {e}"),
         }
     }
 }
 
-impl Iterator for Reader {
-    type Item = Item;
-
-    fn next(&mut self) -> Option<Item> {
-        loop {
-            let Some(line) = self.lines.next_line() else {
-                let e = self.lines.error.take()?;
-                let at = Position::new(self.name.clone(), self.lines_read() + 1);
-                return Some(Item::bad(at, format!("cannot read: {e}")));
-            };
-            let at = Position::new(self.name.clone(), line.number);
-            if line.truncated {
-                return Some(Item::bad(
-                    at,
-                    format!("line is longer than {} MiB", MAX_LINE >> 20),
-                ));
-            }
-            let Ok(text) = std::str::from_utf8(line.bytes) else {
-                return Some(Item::bad(at, "line is not valid UTF-8"));
-            };
-            let text = text.trim();
-            if text.is_empty() {
-                continue;
-            }
-            return Some(match parse_json_line(text) {
-                Ok(r) => Item::Record(r.into_input(at)),
-                Err(e) => Item::bad(at, e),
-            });
+impl std::error::Error for JsonLineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JsonLineError::Invalid(e) => Some(e),
+            _ => None,
         }
     }
 }
 
-impl Reader {
-    fn lines_read(&self) -> usize {
-        self.lines.number()
-    }
+/// A bounce and the fields of its line it did not use (`time` and
+/// `incoming_category` among them), as [`parse_json_line`] reads them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// The bounce: `reply`, `mx`, `rcpt` and `status`.
+    pub bounce: Bounce,
+    /// Every other field, by name.
+    pub extra: Map<String, Value>,
 }
 
 impl Record {
     /// The record as read at `position`, its `time` and `incoming_category`
     /// fields (strings) taken out of the pass-through fields.
-    pub fn into_input(mut self, position: Position) -> InputRecord {
+    pub(crate) fn into_input(mut self, position: Position) -> InputRecord {
         let mut take = |key: &str| match self.extra.get(key) {
             Some(Value::String(_)) => match self.extra.remove(key) {
                 Some(Value::String(t)) => Some(t),
@@ -91,7 +126,7 @@ impl Record {
         let time = take("time");
         let incoming_category = take("incoming_category");
         if let Some(c) = incoming_category.as_deref() {
-            self.bounce.reported_category = crate::core::status::Category::from_word(c.trim());
+            self.bounce.reported_category = Category::from_word(c.trim());
         }
         InputRecord {
             bounce: self.bounce,
@@ -103,31 +138,24 @@ impl Record {
     }
 }
 
-/// A bounce and the input fields it did not use.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Record {
-    pub bounce: Bounce,
-    pub extra: Map<String, Value>,
-}
-
-/// Reads one JSON line. The error says what is wrong, without the position
-/// (the caller knows it).
-pub fn parse_json_line(line: &str) -> Result<Record, String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+/// Reads one JSON line (trimmed) with `serde_json`: the general way of the
+/// reader, for the lines its scanner leaves.
+pub fn parse_json_line(line: &str) -> Result<Record, JsonLineError> {
+    let v: Value = serde_json::from_str(line).map_err(JsonLineError::Invalid)?;
     let Value::Object(mut map) = v else {
-        return Err(String::from("expected a JSON object"));
+        return Err(JsonLineError::NotAnObject);
     };
-    let mut take_str = |key: &str| -> Result<Option<String>, String> {
-        match map.remove(key) {
+    let mut take_str = |field: &'static str| -> Result<Option<String>, JsonLineError> {
+        match map.remove(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(format!(
-                "field `{key}` must be a string, found {}",
-                kind(&other)
-            )),
+            Some(other) => Err(JsonLineError::NotAString {
+                field,
+                found: kind(&other),
+            }),
         }
     };
-    let reply = take_str("reply")?.ok_or_else(|| String::from("missing field `reply`"))?;
+    let reply = take_str("reply")?.ok_or(JsonLineError::MissingReply)?;
     let mx = take_str("mx")?;
     let rcpt = take_str("rcpt")?;
     let status = match take_str("status")? {
@@ -136,7 +164,7 @@ pub fn parse_json_line(line: &str) -> Result<Record, String> {
         Some(s) => Some(
             s.trim()
                 .parse::<Status>()
-                .map_err(|e| format!("field `status` is not a status: {e}"))?,
+                .map_err(JsonLineError::BadStatus)?,
         ),
     };
     Ok(Record {
@@ -163,13 +191,14 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Reads the JSON lines of a [`super::LineBatch`], the first numbered
-/// `first`, as [`Reader`] does.
+/// `first`, giving what each holds to `f`.
 ///
 /// Lines in the usual shape (an object whose `reply`, `mx`, `rcpt` and
-/// `status` are strings or null, each key once) are read without building
-/// a map, their strings borrowed from the line unless they hold escapes.
-/// Any other line is left to [`parse_json_line`], which also words the
-/// error of a bad one, so that both ways give the same record.
+/// `status` are strings or null, each key once) are read by [`Scan`]
+/// without building a map, their strings borrowed from the line unless
+/// they hold escapes. Any other line is left to [`parse_json_line`], which
+/// also words the error of a bad one, so that both ways give the same
+/// record.
 pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(data: &[u8], first: usize, name: &str, f: &mut F) {
     let mut extra = Vec::new();
     for (i, (line, text)) in split_text_lines(data).enumerate() {
@@ -191,14 +220,16 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(data: &[u8], first: usize, name
         extra.clear();
         match Fields::read(text, &mut extra) {
             Some(fields) => f(LineItem::Record(fields.view(number, &extra))),
-            None => {
-                let at = Position::new(name, number);
-                f(LineItem::Item(match parse_json_line(text) {
-                    Ok(r) => Item::Record(r.into_input(at)),
-                    Err(e) => Item::bad(at, e),
-                }));
-            }
+            None => f(LineItem::Item(general(text, Position::new(name, number)))),
         }
+    }
+}
+
+/// The item of a line read by `serde_json`.
+fn general(text: &str, at: Position) -> Item {
+    match parse_json_line(text) {
+        Ok(r) => Item::Record(r.into_input(at)),
+        Err(e) => Item::bad(at, e.to_string()),
     }
 }
 
@@ -206,7 +237,9 @@ pub(crate) fn read_lines<F: FnMut(LineItem<'_>)>(data: &[u8], first: usize, name
 /// escapes) or any other value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar<'a> {
+    /// A string.
     Str(Cow<'a, str>),
+    /// Any other value.
     Other(Value),
 }
 
@@ -259,8 +292,7 @@ impl<'a> Fields<'a> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .and_then(|s| super::parse_status(s).ok()),
-            reported_category: incoming_category
-                .and_then(|c| crate::core::status::Category::from_word(c.trim())),
+            reported_category: incoming_category.and_then(|c| Category::from_word(c.trim())),
             time: text(&self.time),
             incoming_category,
             extra: Extras::Json(extra),
@@ -382,7 +414,7 @@ impl<'a> Scan<'a> {
         self.eat(b'"')?;
         let bytes = self.text.as_bytes();
         let start = self.at;
-        let end = start + super::lines::find_json_special_near(&bytes[start..])?;
+        let end = start + find_json_special_near(&bytes[start..])?;
         if bytes[end] == b'"' {
             self.at = end + 1;
             return Some(Cow::Borrowed(&self.text[start..end]));
@@ -429,13 +461,6 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The first `"`, `\` or control character in `bytes`: where a JSON
-/// string ends or needs decoding (reading) or escaping (writing).
-#[inline]
-pub fn find_json_special(bytes: &[u8]) -> Option<usize> {
-    super::lines::find_in(bytes, super::lines::JsonSpecial)
-}
-
 impl<'a> Fields<'a> {
     /// Takes in one member of the object; none when the line is to be read
     /// by [`parse_json_line`] (a field named twice, `reply`, `mx`, `rcpt`
@@ -472,5 +497,59 @@ impl<'a> Fields<'a> {
             }
         }
         Some(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The scanner, when it reads `text`, reads it as `serde_json` does.
+    pub(crate) fn both_ways(text: &str) {
+        let mut extra = Vec::new();
+        if let Some(fields) = Fields::read(text, &mut extra) {
+            let scanned = Item::Record(fields.view(1, &extra).to_record("in"));
+            assert_eq!(scanned, general(text, Position::new("in", 1)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_scanner_reads_as_serde_json_reads() {
+        for line in [
+            r#"{"reply":"550 5.1.1 no such user","mx":"mx.example.com","id":7}"#,
+            r#"{"reply":"a\u0041\n","status":" 5.1.1 ","time":"2024-05-01","incoming_category":" bad-mailbox "}"#,
+            r#"{"reply":"x","time":5,"incoming_category":null,"n":-12,"f":1.5,"z":[1]}"#,
+            r#"{"reply":"x","mx":null,"rcpt":"a@b.c","status":""}"#,
+        ] {
+            both_ways(line);
+        }
+        // Lines the scanner leaves are worded by `serde_json`.
+        let mut extra = Vec::new();
+        for line in [
+            r#"{"reply":"x","reply":"y"}"#,
+            r#"{"reply":1}"#,
+            r#"{"mx":"m"}"#,
+            "[1]",
+        ] {
+            assert!(Fields::read(line, &mut extra).is_none(), "{line}");
+        }
+        let at = Position::new("in", 3);
+        assert_eq!(
+            general(r#"{"reply":1}"#, at.clone()),
+            Item::bad(at.clone(), "field `reply` must be a string, found a number")
+        );
+        assert_eq!(
+            general(r#"{"mx":"m"}"#, at.clone()),
+            Item::bad(at.clone(), "missing field `reply`")
+        );
+        assert_eq!(
+            general(r#"{"reply":"x","status":"5.x.1"}"#, at.clone()),
+            Item::bad(
+                at,
+                "field `status` is not a status: a status is three numbers separated by dots, like `5.1.1`"
+            )
+        );
+        assert!(parse_json_line("[1]").is_err_and(|e| e.is_not_an_object()));
+        assert!(parse_json_line("{").is_err_and(|e| e.is_invalid()));
     }
 }

@@ -103,144 +103,6 @@ fn keep(buf: &mut Vec<u8>, bytes: &[u8], truncated: &mut bool) {
     buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
-/// A set of bytes [`find_in`] looks for: a test of one byte, and the same
-/// test of eight bytes at once.
-pub(crate) trait ByteSet: Copy {
-    fn has(self, b: u8) -> bool;
-    /// Zero exactly when `b` is in the set, computed without comparisons
-    /// (which the compiler turns into branches or table lookups), so that
-    /// a test of many bytes becomes vector instructions.
-    fn key(self, b: u8) -> u8;
-    /// 0x80 in each byte of `x` (little-endian) that is in the set, and
-    /// nothing else.
-    fn mask(self, x: u64) -> u64;
-}
-
-const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// 0x80 in each byte of `x` that is `b` (no carries between bytes, so exact).
-fn eq_mask(x: u64, b: u8) -> u64 {
-    let t = x ^ (ONES * u64::from(b));
-    !(((t & LOW) + LOW) | t | LOW)
-}
-
-/// 0x80 in each byte of `x` below `n` (at most 0x80).
-fn below_mask(x: u64, n: u8) -> u64 {
-    !(((x & LOW) + ONES * u64::from(0x80 - n)) | x | LOW)
-}
-
-/// What ends a JSON string or must be escaped in one: `"`, `\\` and the
-/// control characters.
-#[derive(Clone, Copy)]
-pub(crate) struct JsonSpecial;
-
-impl ByteSet for JsonSpecial {
-    fn has(self, b: u8) -> bool {
-        b < 0x20 || b == b'"' || b == b'\\'
-    }
-    fn key(self, b: u8) -> u8 {
-        b.saturating_sub(0x1f).min(b ^ b'"').min(b ^ b'\\')
-    }
-    fn mask(self, x: u64) -> u64 {
-        // Flipping bit 1 makes `"` 0x20 and leaves the control characters
-        // below 0x20, and nothing else below 0x21.
-        below_mask(x ^ (ONES * 2), 0x21) | eq_mask(x, b'\\')
-    }
-}
-
-/// [`super::find_json_special`] for a byte that is likely among the first
-/// eight (the end of a short string, a key): those are tested first as one
-/// word, without setting up the search of blocks.
-#[inline]
-pub(crate) fn find_json_special_near(hay: &[u8]) -> Option<usize> {
-    if hay.len() >= 8 {
-        let m = JsonSpecial.mask(word(hay));
-        if m != 0 {
-            return Some((m.trailing_zeros() / 8) as usize);
-        }
-    }
-    find_in(hay, JsonSpecial)
-}
-
-/// Where a PowerMTA header line may be: the first quote (which may split
-/// the word `type`) or `yp` (that of `type`) in `hay`, at the quote or the
-/// `y`. Blocks of 16 bytes are tested at once (the compiler makes vector
-/// instructions of the test, written without comparisons for that).
-pub(crate) fn find_type_or_quote(hay: &[u8]) -> Option<usize> {
-    let wanted = |b: u8, next: u8| (b ^ b'"').min((b ^ b'y') | (next ^ b'p')) == 0;
-    let mut at = 0;
-    while let Some(block) = hay
-        .get(at..at + 17)
-        .and_then(|b| <&[u8; 17]>::try_from(b).ok())
-    {
-        let mut any = 0u8;
-        for i in 0..16 {
-            any |= u8::from(wanted(block[i], block[i + 1]));
-        }
-        if any != 0 {
-            break;
-        }
-        at += 16;
-    }
-    (at..hay.len()).find(|&i| wanted(hay[i], hay.get(i + 1).copied().unwrap_or(0)))
-}
-
-fn word(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(
-        bytes
-            .get(..8)
-            .and_then(|w| w.try_into().ok())
-            .unwrap_or([0; 8]),
-    )
-}
-
-/// True when a byte of `block` is in `set`: the compiler makes vector
-/// instructions of the test.
-#[inline]
-fn block_has(block: &[u8; 16], set: impl ByteSet) -> bool {
-    let mut any = 0u8;
-    for &b in block {
-        any |= u8::from(set.key(b) == 0);
-    }
-    any != 0
-}
-
-/// The first byte of `hay` in `set`: blocks of 16 bytes are tested at
-/// once, then the one with a match (or the end) eight bytes at a time, the
-/// end as a whole word that overlaps the one before, so that bytes are not
-/// looked at one by one.
-#[inline]
-pub(crate) fn find_in(hay: &[u8], set: impl ByteSet) -> Option<usize> {
-    let n = hay.len();
-    let mut at = 0;
-    while let Some(block) = hay
-        .get(at..at + 16)
-        .and_then(|b| <&[u8; 16]>::try_from(b).ok())
-    {
-        if block_has(block, set) {
-            break;
-        }
-        at += 16;
-    }
-    while at + 8 <= n {
-        let m = set.mask(word(&hay[at..]));
-        if m != 0 {
-            return Some(at + (m.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    if at == n {
-        return None;
-    }
-    if n >= 8 {
-        // The bytes before `at` are not in the set.
-        let m = set.mask(word(&hay[n - 8..]));
-        return (m != 0).then(|| n - 8 + (m.trailing_zeros() / 8) as usize);
-    }
-    hay.iter().position(|&b| set.has(b))
-}
-
 /// The lines of `data` as [`split_lines`] gives them, each with its text
 /// when it is valid UTF-8. The whole of `data` is checked at once (lines
 /// end at a byte that is ASCII, so a valid `data` has valid lines), and
@@ -302,6 +164,8 @@ pub(crate) enum Piece {
 /// buffer.
 pub(crate) struct Chunker {
     reader: Source,
+    /// The size a piece is cut at: [`CHUNK`], but for tests.
+    piece: usize,
     /// The start of a line read after the last piece.
     carry: Vec<u8>,
     /// Lines handed out so far.
@@ -320,9 +184,11 @@ pub(crate) fn too_long(line: &[u8]) -> bool {
 }
 
 impl Chunker {
-    pub(crate) fn new(reader: Source) -> Chunker {
+    /// A chunker that cuts pieces at the first line end after `piece` bytes.
+    pub(crate) fn with_piece_size(reader: Source, piece: usize) -> Chunker {
         Chunker {
             reader,
+            piece,
             carry: Vec::new(),
             lines: 0,
             error: None,
@@ -349,7 +215,7 @@ impl Chunker {
         let mut searched = data.len();
         loop {
             let partial = data.len() - end;
-            if end > 0 && (data.len() >= CHUNK || partial > MAX_LINE + 1) {
+            if end > 0 && (data.len() >= self.piece || partial > MAX_LINE + 1) {
                 // Whole lines; the start of the next is kept for later.
                 self.carry.extend_from_slice(&data[end..]);
                 data.truncate(end);
@@ -447,45 +313,19 @@ mod tests {
         assert!(lines.next_line().is_none());
         assert!(lines.error.is_none());
         // The readers built on it report one bad record, then stop.
-        let items: Vec<_> = super::super::jsonl::Reader::new(
-            Box::new(std::io::BufReader::new(Broken)),
-            "broken.jsonl".into(),
-        )
-        .take(3)
-        .collect();
+        let input = super::super::Input::from_reader(
+            std::io::BufReader::new(Broken),
+            "broken.jsonl",
+            super::super::InputFormat::Jsonl,
+        );
+        let items: Vec<_> = input
+            .map(|i| i.items().take(3).collect())
+            .unwrap_or_default();
         assert_eq!(items.len(), 1, "{items:?}");
         assert!(
             matches!(&items[0], super::super::Item::Bad(b) if b.message == "cannot read: device gone"),
             "{items:?}"
         );
-    }
-
-    #[test]
-    fn searches_agree_with_a_byte_by_byte_search() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let alphabet = b"ab,\"\\\r\n\x01\x1f \x7f\xc3\xa9.yp";
-        for _ in 0..20_000 {
-            let len = rng.below(70);
-            let hay: Vec<u8> = (0..len)
-                .map(|_| alphabet[rng.below(alphabet.len())])
-                .collect();
-            let want = hay.iter().position(|&b| JsonSpecial.has(b));
-            assert_eq!(find_in(&hay, JsonSpecial), want, "{hay:?}");
-            assert_eq!(find_json_special_near(&hay), want, "{hay:?}");
-            let want = (0..hay.len())
-                .find(|&i| hay[i] == b'"' || (hay[i] == b'y' && hay.get(i + 1) == Some(&b'p')));
-            assert_eq!(find_type_or_quote(&hay), want, "{hay:?}");
-        }
-        // Every byte value, in every position of a word and a block.
-        for b in 0..=255u8 {
-            assert_eq!(JsonSpecial.key(b) == 0, JsonSpecial.has(b), "{b}");
-            for at in 0..20 {
-                let mut hay = vec![b'a'; 20];
-                hay[at] = b;
-                let want = JsonSpecial.has(b).then_some(at);
-                assert_eq!(find_in(&hay, JsonSpecial), want, "{b} at {at}");
-            }
-        }
     }
 
     /// The lines as [`Lines`] reads them: number, bytes (none when too long).
@@ -502,7 +342,7 @@ mod tests {
     /// The same from the pieces of a [`Chunker`], read through a small buffer.
     fn by_pieces(data: &[u8]) -> Vec<(usize, Option<Vec<u8>>)> {
         let reader = std::io::BufReader::with_capacity(1000, std::io::Cursor::new(data.to_vec()));
-        let mut chunker = Chunker::new(Box::new(reader));
+        let mut chunker = Chunker::with_piece_size(Box::new(reader), CHUNK);
         let mut out = Vec::new();
         while let Some(piece) = chunker.next(Vec::new()) {
             match piece {

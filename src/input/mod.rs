@@ -1,27 +1,29 @@
 //! Bounce records from the files deliverability engineers have.
 //!
-//! [`open`] streams the records of one input, in any of these formats,
-//! told by `--input-format` or detected from the content ([`detect`]):
+//! [`open`] opens one input (a file, a Maildir folder, or `-` for standard
+//! input; [`Input::from_reader`] an input already open) in any of these
+//! formats, told by `--input-format` or detected from the content
+//! ([`detect`]). One reader per format:
 //!
-//! | format | what | one record per |
-//! |--------|------|----------------|
-//! | [`InputFormat::Jsonl`] | JSON lines: `{"mx": …, "rcpt": …, "reply": …, "status": …, "time": …}` ([`jsonl`]) | line |
-//! | [`InputFormat::Pmta`] | PowerMTA accounting CSV, header-driven ([`pmta`]) | `b` or `rb` row |
-//! | [`InputFormat::Dsn`] | RFC 3464 bounce emails: an `.eml` file, an mbox file or a Maildir folder ([`dsn`]) | failed or delayed recipient |
-//! | [`InputFormat::Postfix`] | Postfix mail logs ([`postfix`]) | `status=bounced` or `status=deferred` line |
+//! | format | what | read by | one record per |
+//! |--------|------|---------|----------------|
+//! | [`InputFormat::Jsonl`] | JSON lines: `{"mx": …, "rcpt": …, "reply": …, "status": …, "time": …}` | [`jsonl`]: a scanner, `serde_json` for the lines it leaves | line |
+//! | [`InputFormat::Pmta`] | PowerMTA accounting CSV, header-driven | [`pmta`]: the `csv` crate (RFC 4180) | `b` or `rb` record |
+//! | [`InputFormat::Dsn`] | RFC 3464 bounce emails: an `.eml` file, an mbox file or a Maildir folder | [`dsn`] | failed or delayed recipient |
+//! | [`InputFormat::Postfix`] | Postfix mail logs | [`postfix`] | `status=bounced` or `status=deferred` line |
 //!
-//! Every input yields [`Item`]s in input order: a record to classify, a bad
-//! record (reported with its file and line, the rest is read on), or a
-//! record skipped on purpose (a PowerMTA delivery record, a `status=sent`
-//! log line), so that the caller can count them. Inputs are read as they
-//! are consumed: memory does not grow with the input's size (a DSN message
-//! is held whole while it is read, up to [`MAX_MESSAGE_BYTES`]).
-//!
-//! [`open_batches`] reads the same inputs for several threads: JSON lines
-//! and PowerMTA files come as [`LineBatch`]es of whole lines, cut cheaply
-//! in order and read where they are processed ([`LineBatch::read`] gives
-//! the same items as [`open`], records as borrowed [`View`]s); the other
-//! formats come as batches of [`Item`]s.
+//! An opened [`Input`] is read either as [`Item`]s in input order
+//! ([`Input::items`], for one thread) or in [`Batch`]es ([`Input::batches`],
+//! for several): JSON lines and PowerMTA files come as [`LineBatch`]es of
+//! whole records, cut cheaply in order and read where they are processed
+//! ([`LineBatch::read`], records as borrowed [`View`]s); the other formats
+//! come as batches of items. Both ways go through the same reader and give
+//! the same records. An item is a record to classify, a bad record
+//! (reported with its file and line, the rest is read on), or a record
+//! skipped on purpose (a PowerMTA delivery record, a `status=sent` log
+//! line), so that the caller can count them. Inputs are read as they are
+//! consumed: memory does not grow with the input's size (a DSN message is
+//! held whole while it is read, up to [`MAX_MESSAGE_BYTES`]).
 //!
 //! ```
 //! use mxrules::input::{InputFormat, Item};
@@ -33,7 +35,9 @@
 //!     b,2024-05-01 10:20:30-0700,anna@example.com,5.1.1 (bad destination mailbox address),\
 //!     smtp;550 5.1.1 no such user,mx.example.com (192.0.2.1),bad-mailbox\n\
 //!     d,2024-05-01 10:20:31-0700,bob@example.com,2.0.0 (success),smtp;250 ok,mx.example.com (192.0.2.1),\n").unwrap();
-//! let items: Vec<Item> = mxrules::input::open(&path, InputFormat::Auto).unwrap().collect();
+//! let input = mxrules::input::open(&path, InputFormat::Auto).unwrap();
+//! assert_eq!(input.format(), InputFormat::Pmta);
+//! let items: Vec<Item> = input.items().collect();
 //! let Item::Record(r) = &items[0] else { panic!() };
 //! assert_eq!(r.bounce.reply, "smtp;550 5.1.1 no such user");
 //! assert_eq!(r.bounce.status.unwrap().to_string(), "5.1.1");
@@ -43,6 +47,8 @@
 //! assert_eq!(mxrules::input::time_parts(r.time.as_deref().unwrap()), Some((Some(2024), 5, 1, 10)));
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
+
+#![deny(missing_docs)]
 
 pub mod detect;
 pub mod dsn;
@@ -65,7 +71,7 @@ use serde_json::{Map, Value};
 use crate::core::bounce::Bounce;
 use crate::core::status::{Category, Status};
 
-pub use jsonl::{Record, find_json_special, parse_json_line};
+pub use jsonl::{JsonLineError, Record, parse_json_line};
 pub use time::time_parts;
 
 /// The most bytes one DSN message may take; a bigger one is a bad record.
@@ -90,6 +96,7 @@ pub enum InputFormat {
 }
 
 impl InputFormat {
+    /// Every format, [`InputFormat::Auto`] first.
     pub const ALL: [InputFormat; 5] = [
         InputFormat::Auto,
         InputFormat::Jsonl,
@@ -98,6 +105,7 @@ impl InputFormat {
         InputFormat::Postfix,
     ];
 
+    /// The name of the format, as `--input-format` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
             InputFormat::Auto => "auto",
@@ -115,31 +123,53 @@ impl fmt::Display for InputFormat {
     }
 }
 
-impl FromStr for InputFormat {
-    type Err = String;
+/// A name that is not one of an [`InputFormat`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFormat {
+    /// The name given.
+    pub name: String,
+}
 
-    fn from_str(s: &str) -> Result<InputFormat, String> {
+impl fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown input format `{}`; expected one of auto, jsonl, pmta, dsn, postfix",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
+
+impl FromStr for InputFormat {
+    type Err = UnknownFormat;
+
+    /// The format of a name, in any case and with white space around it.
+    fn from_str(s: &str) -> Result<InputFormat, UnknownFormat> {
         InputFormat::ALL
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!(
-                    "unknown input format `{s}`; expected one of auto, jsonl, pmta, dsn, postfix"
-                )
+            .ok_or_else(|| UnknownFormat {
+                name: s.to_string(),
             })
     }
 }
 
 /// Where a record was read: the file as named (`<stdin>` for standard
 /// input; for a Maildir, the message's file) and its 1-based line (for a
-/// DSN message, the line where the message starts).
+/// DSN message, the line where the message starts; for a record over
+/// several lines, the line where it starts).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Position {
+    /// The file, as named.
     pub file: String,
+    /// The line, from 1.
     pub line: usize,
 }
 
 impl Position {
+    /// Line `line` of `file`.
     pub fn new(file: impl Into<String>, line: usize) -> Position {
         Position {
             file: file.into(),
@@ -157,6 +187,7 @@ impl fmt::Display for Position {
 /// A bounce read from an input, with what the input said about it besides.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputRecord {
+    /// The bounce to classify.
     pub bounce: Bounce,
     /// When it happened, as written in the input: PowerMTA `timeLogged`, the
     /// syslog timestamp of a Postfix line, a DSN's `Last-Attempt-Date`,
@@ -167,12 +198,14 @@ pub struct InputRecord {
     pub incoming_category: Option<String>,
     /// Fields passed through to the output.
     pub extra: Map<String, Value>,
+    /// Where it was read.
     pub position: Position,
 }
 
 /// A record that could not be read; the rest of the input is read on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadRecord {
+    /// Where it was read.
     pub position: Position,
     /// What is wrong, lowercase, without the position.
     pub message: String,
@@ -193,10 +226,16 @@ pub enum Item {
     Bad(BadRecord),
     /// A record that is not a bounce (a PowerMTA delivery, a `status=sent`
     /// log line, a DSN recipient that was delivered), with why.
-    Skipped { position: Position, reason: String },
+    Skipped {
+        /// Where it was read.
+        position: Position,
+        /// Why it is skipped, lowercase.
+        reason: String,
+    },
 }
 
 impl Item {
+    /// Where the item was read.
     pub fn position(&self) -> &Position {
         match self {
             Item::Record(r) => &r.position,
@@ -220,153 +259,290 @@ impl Item {
     }
 }
 
-/// The items of one input.
+/// The items of one input, in input order.
 pub type Items = Box<dyn Iterator<Item = Item> + Send>;
 
 /// A byte stream that can be moved to another thread.
 type Source = Box<dyn BufRead + Send>;
 
-/// Streams the records of `path`: a file, a Maildir folder, or `-` for
-/// standard input. With [`InputFormat::Auto`] the format is told from the
-/// content (see [`detect`]); an input whose format cannot be told is an
-/// error of kind `InvalidData`, and so is a folder that is not a Maildir.
-/// Positions name the file as given (`<stdin>` for `-`).
-pub fn open(path: &Path, format: InputFormat) -> std::io::Result<Items> {
-    open_detected(path, format).map(|(_, items)| items)
+/// Why an input could not be opened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The file or folder could not be opened or read.
+    Io(std::io::Error),
+    /// The format was not named and cannot be told from the content.
+    UnknownFormat {
+        /// The input, as named.
+        name: String,
+    },
+    /// A folder, named with a format that does not read folders.
+    Folder {
+        /// The folder, as named.
+        name: String,
+        /// The format named.
+        format: InputFormat,
+    },
+    /// A folder that is not a Maildir (no `cur` or `new` folder in it).
+    NotMaildir {
+        /// The folder, as named.
+        name: String,
+    },
 }
 
-/// As [`open`], and the format the input is read as (the one given, or the
-/// one detected).
-pub fn open_detected(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat, Items)> {
-    let (format, opened) = open_source(path, format)?;
-    Ok((format, opened.into_items()))
+impl OpenError {
+    /// The input could not be opened or read.
+    pub fn is_io(&self) -> bool {
+        matches!(self, OpenError::Io(_))
+    }
+
+    /// The format cannot be told from the content.
+    pub fn is_unknown_format(&self) -> bool {
+        matches!(self, OpenError::UnknownFormat { .. })
+    }
+
+    /// A folder named with a format that does not read folders.
+    pub fn is_folder(&self) -> bool {
+        matches!(self, OpenError::Folder { .. })
+    }
+
+    /// A folder that is not a Maildir.
+    pub fn is_not_maildir(&self) -> bool {
+        matches!(self, OpenError::NotMaildir { .. })
+    }
 }
 
-/// Streams the records of an already open input named `name`, and tells
-/// the format it is read as.
-pub fn open_reader(
-    reader: impl BufRead + Send + 'static,
-    name: String,
-    format: InputFormat,
-) -> std::io::Result<(InputFormat, Items)> {
-    let (format, opened) = detect_source(Box::new(reader), name, format)?;
-    Ok((format, opened.into_items()))
-}
-
-/// As [`open_detected`], but the input is read in [`Batch`]es: JSON lines
-/// and PowerMTA files as pieces of whole lines, for the lines to be read
-/// on other threads ([`LineBatch::read`]); the other formats as batches of
-/// [`Item`]s.
-pub fn open_batches(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat, Batches)> {
-    let (format, opened) = open_source(path, format)?;
-    Ok((format, batches_of(opened)))
-}
-
-/// As [`open_reader`], read in [`Batch`]es (see [`open_batches`]).
-pub fn open_reader_batches(
-    reader: impl BufRead + Send + 'static,
-    name: String,
-    format: InputFormat,
-) -> std::io::Result<(InputFormat, Batches)> {
-    let (format, opened) = detect_source(Box::new(reader), name, format)?;
-    Ok((format, batches_of(opened)))
-}
-
-fn batches_of(opened: Opened) -> Batches {
-    let batches = match opened {
-        Opened::Items(items) => BatchSource::Items(items),
-        Opened::Source(reader, name, f) => match f {
-            InputFormat::Pmta => BatchSource::Pmta(pmta::Splitter::new(reader, name.into())),
-            InputFormat::Auto | InputFormat::Jsonl => BatchSource::Jsonl {
-                chunker: lines::Chunker::new(reader),
-                name: name.into(),
-            },
-            other => BatchSource::Items(items_of(reader, name, other)),
-        },
-    };
-    Batches(batches)
-}
-
-/// An input opened, its format known.
-enum Opened {
-    Items(Items),
-    Source(Source, String, InputFormat),
-}
-
-impl Opened {
-    fn into_items(self) -> Items {
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Opened::Items(items) => items,
-            Opened::Source(reader, name, format) => items_of(reader, name, format),
+            OpenError::Io(e) => write!(f, "{e}"),
+            OpenError::UnknownFormat { name } => write!(
+                f,
+                "cannot tell the format of `{name}`; name it with --input-format jsonl|pmta|dsn|postfix"
+            ),
+            OpenError::Folder { name, format } => write!(
+                f,
+                "`{name}` is a folder; only the `dsn` format reads folders (Maildir), not `{format}`"
+            ),
+            OpenError::NotMaildir { name } => write!(
+                f,
+                "`{name}` is a folder but not a Maildir (it has no `cur` or `new` folder)"
+            ),
         }
     }
 }
 
-fn open_source(path: &Path, format: InputFormat) -> std::io::Result<(InputFormat, Opened)> {
-    let stdin = path.as_os_str() == "-";
-    let name = if stdin {
-        String::from("<stdin>")
-    } else {
-        crate::core::source::display_name(path)
-    };
-    if !stdin && path.is_dir() {
-        return match format {
-            InputFormat::Auto | InputFormat::Dsn => {
-                dsn::maildir(path, &name).map(|items| (InputFormat::Dsn, Opened::Items(items)))
-            }
-            other => Err(invalid(format!(
-                "`{name}` is a folder; only the `dsn` format reads folders (Maildir), not `{other}`"
-            ))),
-        };
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Io(e) => Some(e),
+            _ => None,
+        }
     }
-    let reader: Source = if stdin {
-        Box::new(BufReader::with_capacity(BUFFER, std::io::stdin()))
-    } else {
-        Box::new(BufReader::with_capacity(BUFFER, std::fs::File::open(path)?))
-    };
-    detect_source(reader, name, format)
 }
 
-fn detect_source(
-    mut reader: Source,
+impl From<std::io::Error> for OpenError {
+    fn from(e: std::io::Error) -> OpenError {
+        OpenError::Io(e)
+    }
+}
+
+/// Opens `path`: a file, a Maildir folder, or `-` for standard input (see
+/// [`Input::open`]).
+pub fn open(path: &Path, format: InputFormat) -> Result<Input, OpenError> {
+    Input::open(path, format)
+}
+
+/// An input opened, its format known, to be read as [`Item`]s
+/// ([`Input::items`], or a `for` loop) or in [`Batch`]es
+/// ([`Input::batches`]).
+pub struct Input {
     name: String,
     format: InputFormat,
-) -> std::io::Result<(InputFormat, Opened)> {
-    let format = match format {
-        InputFormat::Auto => {
-            let (head, detected) = detect::sniff(&mut reader)?;
-            reader = Box::new(std::io::Cursor::new(head).chain(reader));
-            match detected {
-                Some(f) => f,
-                None => {
-                    return Err(invalid(format!(
-                        "cannot tell the format of `{name}`; name it with --input-format jsonl|pmta|dsn|postfix"
-                    )));
-                }
-            }
-        }
-        f => f,
-    };
-    let format = match format {
-        InputFormat::Auto => InputFormat::Jsonl,
-        f => f,
-    };
-    Ok((format, Opened::Source(reader, name, format)))
+    source: Opened,
 }
 
-fn items_of(reader: Source, name: String, format: InputFormat) -> Items {
-    match format {
-        InputFormat::Auto | InputFormat::Jsonl => Box::new(jsonl::Reader::new(reader, name)),
-        InputFormat::Pmta => Box::new(pmta::Reader::new(reader, name)),
-        InputFormat::Dsn => dsn::stream(reader, name),
-        InputFormat::Postfix => Box::new(postfix::Reader::new(reader, name)),
+enum Opened {
+    /// A Maildir's messages.
+    Items(Items),
+    /// A byte stream.
+    Stream(Source),
+}
+
+impl Input {
+    /// Opens `path`: a file, a Maildir folder, or `-` for standard input.
+    /// With [`InputFormat::Auto`] the format is told from the content (see
+    /// [`detect`]), and a folder is a Maildir. Positions name the file as
+    /// given (`<stdin>` for `-`).
+    pub fn open(path: &Path, format: InputFormat) -> Result<Input, OpenError> {
+        let stdin = path.as_os_str() == "-";
+        let name = if stdin {
+            String::from("<stdin>")
+        } else {
+            crate::core::source::display_name(path)
+        };
+        if !stdin && path.is_dir() {
+            return match format {
+                InputFormat::Auto | InputFormat::Dsn => Ok(Input {
+                    source: Opened::Items(dsn::maildir(path, &name)?),
+                    name,
+                    format: InputFormat::Dsn,
+                }),
+                other => Err(OpenError::Folder {
+                    name,
+                    format: other,
+                }),
+            };
+        }
+        let reader: Source = if stdin {
+            Box::new(BufReader::with_capacity(BUFFER, std::io::stdin()))
+        } else {
+            Box::new(BufReader::with_capacity(BUFFER, std::fs::File::open(path)?))
+        };
+        Input::from_source(reader, name, format)
+    }
+
+    /// An input already open, named `name` in positions; with
+    /// [`InputFormat::Auto`] its format is told from the content.
+    pub fn from_reader(
+        reader: impl BufRead + Send + 'static,
+        name: impl Into<String>,
+        format: InputFormat,
+    ) -> Result<Input, OpenError> {
+        Input::from_source(Box::new(reader), name.into(), format)
+    }
+
+    fn from_source(
+        mut reader: Source,
+        name: String,
+        format: InputFormat,
+    ) -> Result<Input, OpenError> {
+        let format = match format {
+            InputFormat::Auto => {
+                let (head, detected) = detect::sniff(&mut reader)?;
+                reader = Box::new(std::io::Cursor::new(head).chain(reader));
+                detected.ok_or_else(|| OpenError::UnknownFormat { name: name.clone() })?
+            }
+            f => f,
+        };
+        let format = match format {
+            InputFormat::Auto => InputFormat::Jsonl,
+            f => f,
+        };
+        Ok(Input {
+            name,
+            format,
+            source: Opened::Stream(reader),
+        })
+    }
+
+    /// The format the input is read as: the one named, or the one detected.
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
+    /// The input's name, as in positions.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The input's items, in input order.
+    pub fn items(self) -> Items {
+        let reader = match self.source {
+            Opened::Items(items) => return items,
+            Opened::Stream(reader) => reader,
+        };
+        match self.format {
+            InputFormat::Dsn => dsn::stream(reader, self.name),
+            InputFormat::Postfix => Box::new(postfix::Reader::new(reader, self.name)),
+            InputFormat::Auto | InputFormat::Jsonl | InputFormat::Pmta => Box::new(Flat {
+                batches: Input {
+                    source: Opened::Stream(reader),
+                    ..self
+                }
+                .batches(),
+                items: Vec::new().into_iter(),
+                buffer: Vec::new(),
+            }),
+        }
+    }
+
+    /// The input in [`Batch`]es, to be read on several threads: JSON lines
+    /// and PowerMTA files as [`LineBatch`]es of whole records
+    /// ([`LineBatch::read`]), the other formats as batches of [`Item`]s.
+    pub fn batches(self) -> Batches {
+        self.batches_sized(lines::CHUNK)
+    }
+
+    /// [`Input::batches`], the lines cut in pieces of about `piece` bytes.
+    fn batches_sized(self, piece: usize) -> Batches {
+        let reader = match self.source {
+            Opened::Items(items) => return Batches(BatchSource::Items(items)),
+            Opened::Stream(reader) => reader,
+        };
+        let name: Arc<str> = self.name.into();
+        Batches(match self.format {
+            InputFormat::Auto | InputFormat::Jsonl => BatchSource::Jsonl {
+                chunker: lines::Chunker::with_piece_size(reader, piece),
+                name,
+            },
+            InputFormat::Pmta => BatchSource::Pmta(pmta::Splitter::new(
+                lines::Chunker::with_piece_size(reader, piece),
+                name,
+            )),
+            InputFormat::Dsn => BatchSource::Items(dsn::stream(reader, name.to_string())),
+            InputFormat::Postfix => {
+                BatchSource::Items(Box::new(postfix::Reader::new(reader, name.to_string())))
+            }
+        })
+    }
+}
+
+impl IntoIterator for Input {
+    type Item = Item;
+    type IntoIter = Items;
+
+    /// [`Input::items`].
+    fn into_iter(self) -> Items {
+        self.items()
+    }
+}
+
+/// The items of an input read in batches, one after the other.
+struct Flat {
+    batches: Batches,
+    items: std::vec::IntoIter<Item>,
+    /// The buffer of the last batch of lines, for the next.
+    buffer: Vec<u8>,
+}
+
+impl Iterator for Flat {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.items.next() {
+                return Some(item);
+            }
+            let batch = self.batches.next_batch(std::mem::take(&mut self.buffer))?;
+            let items = match batch {
+                Batch::Items(items) => items,
+                Batch::Lines(lines) => {
+                    let mut items = Vec::new();
+                    lines.read(|item| items.push(item.into_item(lines.name())));
+                    self.buffer = lines.into_buffer();
+                    items
+                }
+            };
+            self.items = items.into_iter();
+        }
     }
 }
 
 /// How many items a [`Batch::Items`] holds at most.
 const ITEMS_PER_BATCH: usize = 1024;
 
-/// An input read in batches (see [`open_batches`]).
+/// An input read in batches (see [`Input::batches`]).
 pub struct Batches(BatchSource);
 
 enum BatchSource {
@@ -383,7 +559,7 @@ pub enum Batch {
     /// Items read already (the records of the formats read record by
     /// record, and lines found bad while the input was cut).
     Items(Vec<Item>),
-    /// Whole lines, to be read with [`LineBatch::read`].
+    /// Whole records, to be read with [`LineBatch::read`].
     Lines(LineBatch),
 }
 
@@ -431,7 +607,7 @@ enum LineFormat {
     Pmta(Arc<pmta::Header>),
 }
 
-/// Whole lines of a JSON lines or PowerMTA input.
+/// Whole records of a JSON lines or PowerMTA input.
 pub struct LineBatch {
     name: Arc<str>,
     format: LineFormat,
@@ -444,10 +620,28 @@ pub enum LineItem<'a> {
     /// A bounce, borrowed from the input.
     Record(View<'a>),
     /// A record that is not a bounce (see [`Item::Skipped`]).
-    Skipped { line: usize, reason: Skip<'a> },
-    /// A bad record, or a record read the general way (a line in a shape
-    /// the fast reader leaves to [`parse_json_line`]).
+    Skipped {
+        /// The line where it starts.
+        line: usize,
+        /// Why it is skipped.
+        reason: Skip<'a>,
+    },
+    /// A bad record, or a record read the general way (a JSON line in a
+    /// shape the scanner leaves to `serde_json`).
     Item(Item),
+}
+
+impl LineItem<'_> {
+    /// The item, owned, for an input named `name`.
+    fn into_item(self, name: &str) -> Item {
+        match self {
+            LineItem::Record(v) => Item::Record(v.to_record(name)),
+            LineItem::Skipped { line, reason } => {
+                Item::skipped(Position::new(name, line), reason.to_string())
+            }
+            LineItem::Item(item) => item,
+        }
+    }
 }
 
 /// Why a record was skipped; displays as [`Item::Skipped`]'s reason.
@@ -471,9 +665,8 @@ impl LineBatch {
         &self.name
     }
 
-    /// Reads the lines in order, giving what each holds to `f` (blank lines
-    /// give nothing). The same items, in the same order, as the
-    /// [`Items`] of [`open`] give for these lines.
+    /// Reads the records in order, giving what each holds to `f` (blank
+    /// lines give nothing): the items of [`Input::items`] for them.
     pub fn read(&self, mut f: impl FnMut(LineItem<'_>)) {
         match &self.format {
             LineFormat::Jsonl => jsonl::read_lines(&self.data, self.first, &self.name, &mut f),
@@ -493,14 +686,23 @@ impl LineBatch {
 /// [`InputRecord`] holds, without copies.
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
+    /// The line where the record starts.
     pub line: usize,
+    /// [`Bounce::mx`].
     pub mx: Option<&'a str>,
+    /// [`Bounce::rcpt`].
     pub rcpt: Option<&'a str>,
+    /// [`Bounce::reply`].
     pub reply: &'a str,
+    /// [`Bounce::status`].
     pub status: Option<Status>,
+    /// [`Bounce::reported_category`].
     pub reported_category: Option<Category>,
+    /// [`InputRecord::time`].
     pub time: Option<&'a str>,
+    /// [`InputRecord::incoming_category`].
     pub incoming_category: Option<&'a str>,
+    /// [`InputRecord::extra`].
     pub extra: Extras<'a>,
     /// The fields above known to need no escaping in a JSON string (they
     /// were read from JSON strings without escapes): [`View::PLAIN_MX`] and
@@ -509,11 +711,44 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
+    /// [`View::mx`] needs no escaping in a JSON string.
     pub const PLAIN_MX: u8 = 1;
+    /// [`View::rcpt`] needs no escaping in a JSON string.
     pub const PLAIN_RCPT: u8 = 2;
+    /// [`View::reply`] needs no escaping in a JSON string.
     pub const PLAIN_REPLY: u8 = 4;
+    /// [`View::time`] needs no escaping in a JSON string.
     pub const PLAIN_TIME: u8 = 8;
+    /// [`View::incoming_category`] needs no escaping in a JSON string.
     pub const PLAIN_INCOMING_CATEGORY: u8 = 16;
+
+    /// The record, owned, as read from an input named `file`.
+    pub fn to_record(&self, file: &str) -> InputRecord {
+        let extra = self
+            .extra
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Extra::Str(s) => Value::String(s.text.to_string()),
+                    Extra::Json(j) => j.clone(),
+                };
+                (k.text.to_string(), v)
+            })
+            .collect();
+        InputRecord {
+            bounce: Bounce {
+                mx: self.mx.map(String::from),
+                rcpt: self.rcpt.map(String::from),
+                reply: self.reply.to_string(),
+                status: self.status,
+                reported_category: self.reported_category,
+            },
+            time: self.time.map(String::from),
+            incoming_category: self.incoming_category.map(String::from),
+            extra,
+            position: Position::new(file, self.line),
+        }
+    }
 }
 
 /// The fields of a record passed through to the output, by name (sorted,
@@ -531,7 +766,9 @@ pub enum Extras<'a> {
 /// A string, and whether it is known to need no escaping in a JSON string.
 #[derive(Clone, Copy, Debug)]
 pub struct Text<'a> {
+    /// The string.
     pub text: &'a str,
+    /// It needs no escaping in a JSON string.
     pub plain: bool,
 }
 
@@ -553,7 +790,9 @@ impl<'a> Text<'a> {
 /// A field passed through.
 #[derive(Clone, Copy, Debug)]
 pub enum Extra<'a> {
+    /// A string.
     Str(Text<'a>),
+    /// Any other JSON value (of a JSON line).
     Json(&'a Value),
 }
 
@@ -659,10 +898,6 @@ pub(crate) fn parse_status(s: &str) -> Result<Status, crate::core::status::Statu
     s.parse()
 }
 
-fn invalid(msg: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, msg)
-}
-
 /// A recipient address as written in the inputs (`rfc822; <User@X.org>`),
 /// reduced to the address: type prefix, angle brackets and white space
 /// removed. Case is kept.
@@ -753,20 +988,21 @@ pub(crate) mod tests {
         }
     }
 
-    /// What the record-by-record readers give for `data`.
+    /// What [`Input::items`] gives for `data`.
     fn slow(data: &[u8], format: InputFormat) -> Vec<String> {
         let reader = std::io::Cursor::new(data.to_vec());
-        match open_reader(reader, String::from("in"), format) {
-            Ok((_, items)) => items.map(|i| describe_item(&i)).collect(),
+        match Input::from_reader(reader, "in", format) {
+            Ok(input) => input.items().map(|i| describe_item(&i)).collect(),
             Err(e) => vec![format!("error {e}")],
         }
     }
 
-    /// What the batches give for `data`, read through a small buffer.
-    fn fast(data: &[u8], format: InputFormat) -> Vec<String> {
+    /// What the batches give for `data`, read through a small buffer and
+    /// cut in pieces of about `piece` bytes.
+    fn fast(data: &[u8], format: InputFormat, piece: usize) -> Vec<String> {
         let reader = BufReader::with_capacity(100, std::io::Cursor::new(data.to_vec()));
-        let mut batches = match open_reader_batches(reader, String::from("in"), format) {
-            Ok((_, batches)) => batches,
+        let mut batches = match Input::from_reader(reader, "in", format) {
+            Ok(input) => input.batches_sized(piece),
             Err(e) => return vec![format!("error {e}")],
         };
         let mut out = Vec::new();
@@ -787,12 +1023,26 @@ pub(crate) mod tests {
         out
     }
 
+    /// The items of `data` do not depend on where the input is cut.
     fn same(data: &[u8], format: InputFormat) {
-        let (want, got) = (slow(data, format), fast(data, format));
-        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-            assert_eq!(g, w, "item {i} of {:?}", String::from_utf8_lossy(data));
+        let want = slow(data, format);
+        for piece in [1, 7, 300, lines::CHUNK] {
+            let got = fast(data, format, piece);
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                assert_eq!(
+                    g,
+                    w,
+                    "item {i} of {:?}, pieces of {piece}",
+                    String::from_utf8_lossy(data)
+                );
+            }
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{:?}, pieces of {piece}",
+                String::from_utf8_lossy(data)
+            );
         }
-        assert_eq!(got.len(), want.len(), "{:?}", String::from_utf8_lossy(data));
     }
 
     /// A small deterministic generator for the input tests.
@@ -922,6 +1172,11 @@ pub(crate) mod tests {
         let mut bytes = data.into_bytes();
         // A line that is not UTF-8.
         bytes.extend_from_slice(b"{\"reply\": \"\xff\"}\n{\"reply\":\"end\"}");
+        for line in bytes.split(|&b| b == b'\n') {
+            if let Ok(text) = std::str::from_utf8(line) {
+                jsonl::tests::both_ways(text.trim());
+            }
+        }
         same(&bytes, InputFormat::Jsonl);
         same(&bytes, InputFormat::Auto);
         same(b"", InputFormat::Jsonl);
@@ -979,6 +1234,10 @@ pub(crate) mod tests {
             "2024-05-01 10:20:30-0700",
             "é\u{a0}",
             "a\rb",
+            "\"smtp;550 5.1.1 first\nsecond, \"\"third\"\"\"",
+            "\"a\r\nb\"",
+            "\"\n\"",
+            "\"ends\r\"",
         ];
         let mut rng = Rng(0x1234_5678_9abc_def1);
         for round in 0..200 {
@@ -1063,8 +1322,8 @@ pub(crate) mod tests {
                 // Up to the first error: the record-by-record readers would
                 // try to read on after it.
                 let mut out = Vec::new();
-                if let Ok((_, items)) = open_reader(reader, String::from("in"), format) {
-                    for item in items {
+                if let Ok(input) = Input::from_reader(reader, "in", format) {
+                    for item in input {
                         out.push(describe_item(&item));
                         if out.last().is_some_and(|i| i.contains("cannot read")) {
                             break;
@@ -1075,7 +1334,7 @@ pub(crate) mod tests {
             };
             let reader = BufReader::new(Failing(std::io::Cursor::new(data.to_vec())));
             let mut fast = Vec::new();
-            if let Ok((_, mut batches)) = open_reader_batches(reader, String::from("in"), format) {
+            if let Ok(mut batches) = Input::from_reader(reader, "in", format).map(Input::batches) {
                 while let Some(batch) = batches.next_batch(Vec::new()) {
                     match batch {
                         Batch::Items(items) => fast.extend(items.iter().map(describe_item)),

@@ -69,7 +69,7 @@ impl Iterator for Reader {
 }
 
 /// One log line: a record, a skipped line or a bad one.
-pub fn parse_line(line: &str, at: Position) -> Item {
+pub(crate) fn parse_line(line: &str, at: Position) -> Item {
     let Some(ts_len) = syslog_timestamp_len(line.as_bytes()) else {
         return Item::bad(at, "not a syslog line");
     };

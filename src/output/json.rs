@@ -223,7 +223,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     let mut rest = s.as_bytes();
     out.reserve(rest.len() + 2);
     out.push(b'"');
-    while let Some(i) = crate::input::find_json_special(rest) {
+    while let Some(i) = crate::core::bytes::find_json_special(rest) {
         out.extend_from_slice(&rest[..i]);
         let b = rest[i];
         rest = &rest[i + 1..];

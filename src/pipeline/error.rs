@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::input::BadRecord;
+use crate::input::{BadRecord, OpenError};
 
 /// Something wrong with the inputs, reported in input order; the run goes
 /// on past it.
@@ -53,12 +53,12 @@ impl std::error::Error for Problem {
 #[derive(Debug)]
 pub struct InputError {
     name: String,
-    source: std::io::Error,
+    source: OpenError,
 }
 
 impl InputError {
     /// The error of input `name` (as positions name it).
-    pub(super) fn new(name: String, source: std::io::Error) -> InputError {
+    pub(super) fn new(name: String, source: OpenError) -> InputError {
         InputError { name, source }
     }
 
@@ -69,7 +69,7 @@ impl InputError {
 
     /// The error of kind `NotFound`: the input does not exist.
     pub fn is_not_found(&self) -> bool {
-        self.source.kind() == std::io::ErrorKind::NotFound
+        matches!(&self.source, OpenError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
     }
 }
 

@@ -87,11 +87,12 @@ impl Input {
     /// Opens the input; tells the format it is read as.
     fn open(self, format: InputFormat) -> Result<(InputFormat, Batches), InputError> {
         match self {
-            Input::Path(path) => {
-                input::open_batches(&path, format).map_err(|e| InputError::new(shown(&path), e))
-            }
+            Input::Path(path) => input::open(&path, format)
+                .map(|i| (i.format(), i.batches()))
+                .map_err(|e| InputError::new(shown(&path), e)),
             Input::Reader { name, reader } => {
-                input::open_reader_batches(reader, name.clone(), format)
+                input::Input::from_reader(reader, name.clone(), format)
+                    .map(|i| (i.format(), i.batches()))
                     .map_err(|e| InputError::new(name, e))
             }
         }

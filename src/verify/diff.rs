@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -13,7 +13,7 @@ use super::rule_index::RuleIndex;
 use crate::core::bounce::Bounce;
 use crate::core::source::display_name;
 use crate::core::status::{Status, Verdict};
-use crate::input::BadRecord;
+use crate::input::{self, BadRecord, InputFormat, Item, OpenError};
 use crate::runtime::classify::{Classification, RuleRef};
 use crate::runtime::engine::Engine;
 
@@ -58,7 +58,7 @@ pub enum ReplyError {
         /// The file as shown in reports.
         file: String,
         /// Why.
-        source: std::io::Error,
+        source: OpenError,
     },
     /// A YAML file that is not a corpus.
     Malformed(CorpusError),
@@ -101,50 +101,46 @@ pub fn read_replies(paths: &[PathBuf]) -> (Vec<Reply>, Vec<ReplyError>) {
     let mut errors = Vec::new();
     for path in paths {
         let name = display_name(path);
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(source) => {
-                errors.push(ReplyError::Unreadable { file: name, source });
-                continue;
-            }
-        };
         if path.extension().is_some_and(|e| e == "jsonl") {
-            jsonl_replies(name, text, &mut replies, &mut errors);
-        } else {
-            match CorpusFile::parse(&name, &text) {
+            jsonl_replies(path, &mut replies, &mut errors);
+            continue;
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => match CorpusFile::parse(&name, &text) {
                 Ok(f) => replies.extend(corpus_replies(&f)),
                 Err(e) => errors.push(ReplyError::Malformed(e)),
-            }
+            },
+            Err(source) => errors.push(ReplyError::Unreadable {
+                file: name,
+                source: source.into(),
+            }),
         }
     }
     (replies, errors)
 }
 
-/// The replies of the JSON-lines text of the file `name` (see
-/// [`crate::input::parse_json_line`]), and the lines that are not bounces.
-/// Unlike the input module's reader (`mxrules classify`), the
-/// `incoming_category` field is not taken as the reported category.
-fn jsonl_replies(
-    name: String,
-    text: String,
-    replies: &mut Vec<Reply>,
-    errors: &mut Vec<ReplyError>,
-) {
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+/// The replies of a JSON-lines file, read by the input module's reader as
+/// `mxrules classify` reads it, and the lines that are not bounces.
+fn jsonl_replies(path: &Path, replies: &mut Vec<Reply>, errors: &mut Vec<ReplyError>) {
+    let input = match input::open(path, InputFormat::Jsonl) {
+        Ok(input) => input,
+        Err(source) => {
+            errors.push(ReplyError::Unreadable {
+                file: display_name(path),
+                source,
+            });
+            return;
         }
-        match crate::input::parse_json_line(line) {
-            Ok(rec) => replies.push(Reply {
-                file: name.clone(),
-                line: Some(i + 1),
-                bounce: rec.bounce,
+    };
+    for item in input.items() {
+        match item {
+            Item::Record(r) => replies.push(Reply {
+                file: r.position.file,
+                line: Some(r.position.line),
+                bounce: r.bounce,
             }),
-            Err(message) => errors.push(ReplyError::BadRecord(BadRecord {
-                position: crate::input::Position::new(name.clone(), i + 1),
-                message,
-            })),
+            Item::Bad(b) => errors.push(ReplyError::BadRecord(b)),
+            Item::Skipped { .. } => {}
         }
     }
 }
