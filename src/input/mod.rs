@@ -48,8 +48,6 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
-#![deny(missing_docs)]
-
 pub mod detect;
 pub mod dsn;
 pub mod jsonl;

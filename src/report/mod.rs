@@ -62,8 +62,6 @@
 //! assert!(first.suggestion.rule.starts_with("mx ends with \".example.org\" {\n    initial 5.1.1 {\n"));
 //! ```
 
-#![deny(missing_docs)]
-
 pub mod cluster;
 pub mod html;
 pub mod table;

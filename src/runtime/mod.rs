@@ -1,4 +1,3 @@
-#![deny(missing_docs)]
 //! The runtime: classification with compiled tables, and the compiled file.
 //! Nothing here needs the compiler or the checker: a program that only
 //! classifies loads a compiled file and runs.
