@@ -488,16 +488,12 @@ fn policy_only() -> Classifier {
 /// The sample's records, classified.
 fn sample_records(classifier: &Classifier) -> Vec<ReportRecord> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE);
-    std::fs::read_to_string(path)
+    mxrules::input::open(&path, mxrules::input::InputFormat::Jsonl)
         .unwrap()
-        .lines()
-        .map(|line| {
-            let rec = mxrules::input::parse_json_line(line).unwrap();
-            record(
-                classifier,
-                rec.bounce,
-                rec.extra.get("time").and_then(|t| t.as_str()),
-            )
+        .items()
+        .map(|item| match item {
+            mxrules::input::Item::Record(r) => record(classifier, r.bounce, r.time.as_deref()),
+            other => panic!("{other:?}"),
         })
         .collect()
 }

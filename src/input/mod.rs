@@ -69,7 +69,7 @@ use serde_json::{Map, Value};
 use crate::core::bounce::Bounce;
 use crate::core::status::{Category, Status};
 
-pub use jsonl::{JsonLineError, Record, parse_json_line};
+pub use jsonl::JsonLineError;
 pub use time::time_parts;
 
 /// The most bytes one DSN message may take; a bigger one is a bad record.
