@@ -15,7 +15,10 @@
 //! the same record for a line.
 //!
 //! ```
-//! let rec = mxrules::input::parse_json_line(r#"{"mx":"mxs.mail.ru","reply":"550 must be local recipient","id":7}"#).unwrap();
+//! use mxrules::input::{Input, InputFormat, Item};
+//! let line = r#"{"mx":"mxs.mail.ru","reply":"550 must be local recipient","id":7}"#;
+//! let input = Input::from_reader(std::io::Cursor::new(line), "a.jsonl", InputFormat::Jsonl).unwrap();
+//! let Some(Item::Record(rec)) = input.items().next() else { panic!() };
 //! assert_eq!(rec.bounce.mx.as_deref(), Some("mxs.mail.ru"));
 //! assert_eq!(rec.extra["id"], 7);
 //! ```
@@ -105,7 +108,7 @@ impl std::error::Error for JsonLineError {
 /// A bounce and the fields of its line it did not use (`time` and
 /// `incoming_category` among them), as [`parse_json_line`] reads them.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Record {
+pub(crate) struct Record {
     /// The bounce: `reply`, `mx`, `rcpt` and `status`.
     pub bounce: Bounce,
     /// Every other field, by name.
@@ -140,7 +143,7 @@ impl Record {
 
 /// Reads one JSON line (trimmed) with `serde_json`: the general way of the
 /// reader, for the lines its scanner leaves.
-pub fn parse_json_line(line: &str) -> Result<Record, JsonLineError> {
+pub(crate) fn parse_json_line(line: &str) -> Result<Record, JsonLineError> {
     let v: Value = serde_json::from_str(line).map_err(JsonLineError::Invalid)?;
     let Value::Object(mut map) = v else {
         return Err(JsonLineError::NotAnObject);
