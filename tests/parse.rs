@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mxrules::check::analysis::{self, analyse};
+use mxrules::check::analysis;
 use mxrules::check::check;
 use mxrules::core::source::{FileId, SourceFile, Span};
 use mxrules::diag::{Diagnostic, render_human};
@@ -58,16 +58,14 @@ fn parse_ok(text: &str) -> File {
 /// Everything `mxrules check` reports (with `--explain-overrides` when
 /// `overrides` is set) for parsed files.
 fn diagnose(parsed: &Parsed, overrides: bool) -> Vec<Diagnostic> {
-    let checked = check(parsed);
-    let mut diags = checked.diagnostics;
-    if let Some(rules) = checked.rules {
-        let opts = analysis::Options {
+    let opts = mxrules::check::Options {
+        analysis: Some(analysis::Options {
             explain_overrides: overrides,
             ..Default::default()
-        };
-        diags.extend(analyse(&rules, &opts).diagnostics);
-    }
-    diags
+        }),
+        ..Default::default()
+    };
+    mxrules::check::check_all(parsed, &opts).diagnostics
 }
 
 fn assert_clean(parsed: &Parsed, overrides: bool, what: &str) {

@@ -116,7 +116,7 @@ pub struct Stats {
     /// Bytes of the literal automaton.
     pub prefilter_bytes: usize,
     /// How long compilation took (milliseconds in JSON).
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "crate::core::text::ser_ms")]
     pub elapsed: Duration,
     /// The cap on one DFA's bytes the rules were compiled under.
     pub dfa_size_limit: usize,
@@ -141,12 +141,6 @@ impl Stats {
             self.elapsed.as_secs_f64() * 1000.0
         )
     }
-}
-
-/// Serializes a duration as milliseconds (a float), for the `--stats`
-/// figures of compilation and analysis.
-pub(crate) fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
 /// Builds `f(i)` for every `i < n` on `threads` threads (0: one per core),

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::core::source::{Location, Span};
 use crate::core::status::{Category, Status, StatusPattern, Verdict};
@@ -22,7 +22,7 @@ pub fn syntax_config(case_insensitive: bool) -> regex_automata::util::syntax::Co
 }
 
 /// What a scope applies to.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
 pub enum ScopeKey {
     /// `mx is "mxs.mail.ru"`: this host only.
     MxExact(String),
@@ -50,7 +50,7 @@ impl fmt::Display for ScopeKey {
 pub type RuleId = usize;
 
 /// A scope block: its keys and its rules in source order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Scope {
     /// What the scope applies to (`or` between them), each unique in the
     /// rule set.
@@ -73,7 +73,7 @@ impl Scope {
 }
 
 /// One validated rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rule {
     /// Its index in [`RuleSet::rules`].
     pub id: RuleId,
@@ -145,7 +145,7 @@ impl Rule {
 }
 
 /// One policy line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PolicyEntry {
     /// The statuses the entry is for.
     pub pattern: StatusPattern,
@@ -158,7 +158,7 @@ pub struct PolicyEntry {
 /// The default verdict of each status. The most specific matching pattern
 /// wins (`5.1.1` over `5.1.*` over `5.*.*` over `*.*.*`); patterns are unique,
 /// so the answer never depends on the order of the files.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Policy {
     /// Sorted most specific first.
     pub entries: Vec<PolicyEntry>,
@@ -193,7 +193,7 @@ impl Policy {
 }
 
 /// Every scope, rule and policy entry of a set of rules files.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RuleSet {
     /// The verdicts of statuses, for rules without their own.
     pub policy: Policy,

@@ -162,9 +162,7 @@ impl SourceMap {
 }
 
 /// A file name, a 1-based line and a 1-based column.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Location {
     /// The file's display name.
     pub file: String,

@@ -33,3 +33,11 @@ pub fn or_none<T: Display>(value: Option<T>) -> String {
 pub fn json_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
+
+/// A duration as JSON writes it for people: milliseconds, as a number.
+pub(crate) fn ser_ms<S: serde::Serializer>(
+    d: &std::time::Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}

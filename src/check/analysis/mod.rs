@@ -166,7 +166,7 @@ pub struct Stats {
     /// Questions left undecided (I002 findings).
     pub undecided: usize,
     /// How long the analysis took (milliseconds in JSON).
-    #[serde(serialize_with = "crate::compile::ser_ms")]
+    #[serde(serialize_with = "crate::core::text::ser_ms")]
     pub elapsed: Duration,
 }
 
