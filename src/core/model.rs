@@ -142,6 +142,13 @@ impl Rule {
     pub fn location(&self) -> String {
         format!("{}:{}", self.origin.file, self.origin.line)
     }
+
+    /// The regex as written in the rules, between slashes, with its flag:
+    /// `/^550 no such user/i`.
+    pub fn regex_literal(&self) -> String {
+        let flags = if self.case_insensitive { "i" } else { "" };
+        format!("/{}/{flags}", self.regex)
+    }
 }
 
 /// One policy line.

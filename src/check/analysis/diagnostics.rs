@@ -25,9 +25,8 @@ pub fn show_witness(w: &[u8]) -> String {
 fn describe(rules: &RuleSet, r: RuleId) -> String {
     match rules.rules.get(r) {
         Some(rule) => format!(
-            "/{}/{} -> {} {} ({})",
-            rule.regex,
-            if rule.case_insensitive { "i" } else { "" },
+            "{} -> {} {} ({})",
+            rule.regex_literal(),
             rule.status,
             rules.rule_verdict(rule),
             rule.location()
